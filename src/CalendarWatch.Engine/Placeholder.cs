@@ -1,0 +1,4 @@
+namespace CalendarWatch.Engine
+{
+    public static class Placeholder { }
+}

@@ -1,0 +1,4 @@
+namespace CalendarWatch
+{
+    internal static class Placeholder { }
+}
