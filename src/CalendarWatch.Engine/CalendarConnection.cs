@@ -1,0 +1,128 @@
+using System;
+using System.Collections.Generic;
+using System.Net.Http;
+using CalendarWatch.Engine.Auth;
+
+namespace CalendarWatch.Engine
+{
+    /// <summary>How a connection authenticates.</summary>
+    public enum ConnectionKind
+    {
+        Emulator,
+        AccessToken,
+        ServiceAccount,
+        ApplicationDefault,
+        UserCredential,
+    }
+
+    /// <summary>
+    /// One identity talking to one API endpoint: the token source, the endpoint and one reused HttpClient.
+    /// Holds no PowerShell types and prints no secret.
+    /// </summary>
+    public sealed class CalendarConnection : IDisposable
+    {
+        /// <summary>Google's API root; the Calendar API lives under <c>calendar/v3/</c>.</summary>
+        public static readonly Uri GoogleApiEndpoint = new Uri("https://www.googleapis.com/");
+
+        /// <summary>The environment variable naming a local emulator, Google's convention: <c>host:port</c>.</summary>
+        public const string EmulatorHostVariable = "CALENDARWATCH_EMULATOR_HOST";
+
+        private readonly HttpClient _http;
+
+        public CalendarConnection(ConnectionKind kind, Uri apiEndpoint, IAccessTokenSource tokenSource, string? defaultSubject = null, IReadOnlyList<string>? scopes = null, HttpMessageHandler? handler = null)
+        {
+            if (apiEndpoint is null) throw new ArgumentNullException(nameof(apiEndpoint));
+            if (!apiEndpoint.IsAbsoluteUri) throw new ArgumentException($"The API endpoint '{apiEndpoint}' is not an absolute URI.", nameof(apiEndpoint));
+            Kind = kind;
+            ApiEndpoint = apiEndpoint.AbsoluteUri.EndsWith("/", StringComparison.Ordinal) ? apiEndpoint : new Uri(apiEndpoint.AbsoluteUri + "/");
+            TokenSource = tokenSource ?? throw new ArgumentNullException(nameof(tokenSource));
+            DefaultSubject = string.IsNullOrWhiteSpace(defaultSubject) ? null : defaultSubject;
+            Scopes = scopes is { Count: > 0 } ? scopes : null;
+            _http = new HttpClient(handler ?? CreateHandler(), disposeHandler: true) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
+            _http.DefaultRequestHeaders.UserAgent.ParseAdd("CalendarWatch/" + typeof(CalendarConnection).Assembly.GetName().Version?.ToString(3));
+        }
+
+        public ConnectionKind Kind { get; }
+
+        /// <summary>The API root, ending in a slash (Google's is https://www.googleapis.com/).</summary>
+        public Uri ApiEndpoint { get; }
+
+        public IAccessTokenSource TokenSource { get; }
+
+        /// <summary>The identity's description (service account email, user); never a secret.</summary>
+        public string? Account => TokenSource.Account;
+
+        /// <summary>The user to impersonate when an item names none (domain-wide delegation).</summary>
+        public string? DefaultSubject { get; }
+
+        /// <summary>Scopes that override the per-method narrowest scope; null = narrowest per method.</summary>
+        public IReadOnlyList<string>? Scopes { get; }
+
+        /// <summary>Each request's own time limit (one attempt).</summary>
+        public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+        /// <summary>Plain-http webhook addresses are accepted only by the emulator or an endpoint on loopback.</summary>
+        public bool AllowsHttpAddresses => Kind == ConnectionKind.Emulator || ApiEndpoint.IsLoopback;
+
+        internal HttpClient Http => _http;
+
+        /// <summary>The scopes a call asks for: the connection's override, else the method's narrowest.</summary>
+        public IReadOnlyList<string> ScopesFor(IReadOnlyList<string> methodDefault) => Scopes ?? methodDefault;
+
+        /// <summary>A connection to a local emulator started without auth.</summary>
+        public static CalendarConnection ForEmulator(Uri endpoint) => new CalendarConnection(ConnectionKind.Emulator, endpoint, new NoTokenSource());
+
+        /// <summary>A connection that sends a token the caller already has.</summary>
+        public static CalendarConnection ForAccessToken(string accessToken, Uri? apiEndpoint = null)
+        {
+            if (string.IsNullOrEmpty(accessToken)) throw new ArgumentException("The access token is empty.", nameof(accessToken));
+            return new CalendarConnection(ConnectionKind.AccessToken, apiEndpoint ?? GoogleApiEndpoint, new StaticTokenSource(accessToken));
+        }
+
+        /// <summary>
+        /// The emulator named by <c>CALENDARWATCH_EMULATOR_HOST</c> (<c>host:port</c> or a full http URL), or null
+        /// when the variable is unset. A malformed value is an error, not a silent fallback to Google.
+        /// </summary>
+        public static CalendarConnection? FromEnvironment()
+        {
+            var value = Environment.GetEnvironmentVariable(EmulatorHostVariable);
+            if (string.IsNullOrWhiteSpace(value)) return null;
+            return ForEmulator(ParseEmulatorHost(value!));
+        }
+
+        /// <summary>Parses <c>host:port</c> (or an absolute http/https URL) into the emulator's root URI.</summary>
+        public static Uri ParseEmulatorHost(string value)
+        {
+            var text = value.Trim();
+            if (!text.Contains("://")) text = "http://" + text;
+            if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps) || uri.IsDefaultPort && !value.Contains("://"))
+            {
+                throw new ArgumentException($"{EmulatorHostVariable} is '{value}', which is not host:port (for example 127.0.0.1:8085). Fix the variable or remove it.");
+            }
+
+            return new Uri(uri.GetLeftPart(UriPartial.Authority) + "/");
+        }
+
+        public override string ToString() => $"{Kind} {Account ?? "(no account)"} at {ApiEndpoint}";
+
+        public void Dispose() => _http.Dispose();
+
+        private static HttpMessageHandler CreateHandler()
+        {
+#if NET
+            return new SocketsHttpHandler
+            {
+                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+                MaxConnectionsPerServer = 256,
+                AutomaticDecompression = System.Net.DecompressionMethods.GZip | System.Net.DecompressionMethods.Deflate,
+            };
+#else
+            return new HttpClientHandler
+            {
+                MaxConnectionsPerServer = 256,
+                AutomaticDecompression = System.Net.DecompressionMethods.GZip | System.Net.DecompressionMethods.Deflate,
+            };
+#endif
+        }
+    }
+}

@@ -1,0 +1,139 @@
+using System;
+
+namespace CalendarWatch.Engine
+{
+    /// <summary>What kind of failure an error is; the cmdlet layer maps it to a PowerShell ErrorCategory.</summary>
+    public enum FailureKind
+    {
+        InvalidArgument,
+        ObjectNotFound,
+        PermissionDenied,
+        AuthenticationError,
+        LimitsExceeded,
+        ResourceUnavailable,
+        NotSupported,
+        ResourceExists,
+        ConnectionError,
+        OperationTimeout,
+        OperationStopped,
+        InvalidResult,
+    }
+
+    /// <summary>
+    /// Every failure the engine reports for one item: an ErrorId (<c>CalendarWatch.X</c>), a kind, the calendar and
+    /// channel it concerns, and a message a person can act on. Never carries a token or key.
+    /// </summary>
+    public class CalendarWatchException : Exception
+    {
+        public CalendarWatchException(string errorId, FailureKind kind, string message, Exception? innerException = null)
+            : base(message, innerException)
+        {
+            ErrorId = errorId;
+            Kind = kind;
+        }
+
+        /// <summary>Stable identifier, e.g. <c>CalendarWatch.PushNotSupported</c>.</summary>
+        public string ErrorId { get; }
+
+        public FailureKind Kind { get; }
+
+        public string? CalendarId { get; set; }
+
+        public string? ChannelId { get; set; }
+
+        public string? Subject { get; set; }
+    }
+
+    /// <summary>An error answered by Google's API (or the emulator) in Google's error envelope.</summary>
+    public sealed class CalendarApiException : CalendarWatchException
+    {
+        public CalendarApiException(int statusCode, string? reason, string? domain, string apiMessage, string? status, string message)
+            : base(ErrorIdFor(statusCode, reason, apiMessage), KindFor(statusCode, reason), message)
+        {
+            StatusCode = statusCode;
+            Reason = reason;
+            Domain = domain;
+            ApiMessage = apiMessage;
+            Status = status;
+        }
+
+        /// <summary>The HTTP status code.</summary>
+        public int StatusCode { get; }
+
+        /// <summary>Google's <c>error.errors[0].reason</c>, e.g. <c>pushNotSupportedForRequestedResource</c>.</summary>
+        public string? Reason { get; }
+
+        /// <summary>Google's <c>error.errors[0].domain</c>, e.g. <c>usageLimits</c>.</summary>
+        public string? Domain { get; }
+
+        /// <summary>Google's own message, verbatim.</summary>
+        public string ApiMessage { get; }
+
+        /// <summary>Google's <c>error.status</c>, e.g. <c>PERMISSION_DENIED</c>, when present.</summary>
+        public string? Status { get; }
+
+        /// <summary>True for the failures Google says to retry: rate limits, quota, 429 and 5xx.</summary>
+        public bool IsTransient =>
+            StatusCode == 429 || StatusCode == 500 || StatusCode == 502 || StatusCode == 503 || StatusCode == 504 ||
+            (StatusCode == 403 && (Reason == "userRateLimitExceeded" || Reason == "rateLimitExceeded" || Reason == "quotaExceeded"));
+
+        /// <summary>Retry-After from the response, when Google sent one.</summary>
+        public TimeSpan? RetryAfter { get; set; }
+
+        internal static string ErrorIdFor(int statusCode, string? reason, string apiMessage)
+        {
+            switch (reason)
+            {
+                case "pushNotSupportedForRequestedResource": return "CalendarWatch.PushNotSupported";
+                case "channelIdNotUnique": return "CalendarWatch.ChannelIdNotUnique";
+                case "pushInvalidTtl": return "CalendarWatch.InvalidTtl";
+                case "authError": return "CalendarWatch.AuthError";
+                case "insufficientPermissions": return "CalendarWatch.InsufficientPermissions";
+                case "userRateLimitExceeded": return "CalendarWatch.UserRateLimitExceeded";
+                case "rateLimitExceeded": return "CalendarWatch.RateLimitExceeded";
+                case "quotaExceeded": return "CalendarWatch.QuotaExceeded";
+                case "notFound": return "CalendarWatch.NotFound";
+                case "backendError": return "CalendarWatch.BackendError";
+                case "invalid":
+                case "required":
+                    return "CalendarWatch.InvalidRequest";
+            }
+
+            if (statusCode == 401 && apiMessage.IndexOf("WebHook", StringComparison.OrdinalIgnoreCase) >= 0)
+            {
+                return "CalendarWatch.UnauthorizedWebHook";
+            }
+
+            if (!string.IsNullOrEmpty(reason))
+            {
+                return "CalendarWatch." + char.ToUpperInvariant(reason![0]) + reason.Substring(1);
+            }
+
+            return statusCode switch
+            {
+                400 => "CalendarWatch.BadRequest",
+                401 => "CalendarWatch.AuthError",
+                403 => "CalendarWatch.Forbidden",
+                404 => "CalendarWatch.NotFound",
+                429 => "CalendarWatch.RateLimitExceeded",
+                _ => "CalendarWatch.Http" + statusCode,
+            };
+        }
+
+        internal static FailureKind KindFor(int statusCode, string? reason)
+        {
+            if (reason == "pushNotSupportedForRequestedResource") return FailureKind.NotSupported;
+            if (reason == "channelIdNotUnique") return FailureKind.ResourceExists;
+            if (reason == "userRateLimitExceeded" || reason == "rateLimitExceeded" || reason == "quotaExceeded") return FailureKind.LimitsExceeded;
+            return statusCode switch
+            {
+                400 => FailureKind.InvalidArgument,
+                401 => FailureKind.AuthenticationError,
+                403 => FailureKind.PermissionDenied,
+                404 => FailureKind.ObjectNotFound,
+                429 => FailureKind.LimitsExceeded,
+                _ => FailureKind.ResourceUnavailable,
+            };
+        }
+    }
+}

@@ -1,0 +1,94 @@
+using System;
+using System.Collections.Generic;
+
+namespace CalendarWatch.Engine
+{
+    /// <summary>The collections Google can watch.</summary>
+    public enum WatchResource
+    {
+        Events,
+        Acl,
+        CalendarList,
+        Settings,
+    }
+
+    /// <summary>One watch to create: what the cmdlet layer hands to <see cref="CalendarApiClient.WatchAsync"/>.</summary>
+    public sealed class WatchRequest
+    {
+        /// <summary>The calendar to watch (ignored for CalendarList and Settings, which watch the caller's own).</summary>
+        public string CalendarId { get; set; } = "primary";
+
+        public WatchResource Resource { get; set; } = WatchResource.Events;
+
+        /// <summary>The new channel's id: at most 64 characters, never used before in the Google Cloud project.</summary>
+        public string ChannelId { get; set; } = string.Empty;
+
+        /// <summary>The webhook receiver, absolute https (http only against a loopback endpoint).</summary>
+        public Uri? Address { get; set; }
+
+        /// <summary>Echoed on every notification (X-Goog-Channel-Token); at most 256 characters; no secrets.</summary>
+        public string? Token { get; set; }
+
+        /// <summary>Requested lifetime, sent as params.ttl (seconds). Exclusive with <see cref="ExpiresAt"/>.</summary>
+        public TimeSpan? TimeToLive { get; set; }
+
+        /// <summary>Requested expiry, sent as expiration (Unix ms). Exclusive with <see cref="TimeToLive"/>.</summary>
+        public DateTimeOffset? ExpiresAt { get; set; }
+
+        /// <summary>events.watch only: the eventTypes query values (empty = every type).</summary>
+        public IReadOnlyList<string> EventTypes { get; set; } = Array.Empty<string>();
+
+        /// <summary>The user to act as (domain-wide delegation); null = the connection's default.</summary>
+        public string? Subject { get; set; }
+    }
+
+    /// <summary>A channel to stop: the two values Google needs, both from the watch's response.</summary>
+    public sealed class StopChannelRequest
+    {
+        public string ChannelId { get; set; } = string.Empty;
+
+        public string ResourceId { get; set; } = string.Empty;
+
+        public string? Token { get; set; }
+
+        public string? Subject { get; set; }
+
+        /// <summary>Only used to name the item in errors.</summary>
+        public string? CalendarId { get; set; }
+    }
+
+    /// <summary>
+    /// A push-notification channel Google created. Flat and CSV-safe: Export-Csv then Import-Csv gives back every
+    /// value that stopping or renewing it needs.
+    /// </summary>
+    public sealed class Channel
+    {
+        public string Kind { get; set; } = "api#channel";
+
+        public string Id { get; set; } = string.Empty;
+
+        public string ResourceId { get; set; } = string.Empty;
+
+        public string? ResourceUri { get; set; }
+
+        public string? Token { get; set; }
+
+        /// <summary>When Google stops delivering, in UTC (the server may shorten the lifetime asked for).</summary>
+        public DateTimeOffset? Expiration { get; set; }
+
+        public string CalendarId { get; set; } = string.Empty;
+
+        /// <summary>Events, Acl, CalendarList or Settings.</summary>
+        public string Resource { get; set; } = string.Empty;
+
+        public string Address { get; set; } = string.Empty;
+
+        /// <summary>The event types watched, comma-separated; empty means every type.</summary>
+        public string EventTypes { get; set; } = string.Empty;
+
+        /// <summary>The user the channel was created as (domain-wide delegation), if any.</summary>
+        public string? Subject { get; set; }
+
+        public override string ToString() => $"{Resource} channel {Id} on {CalendarId}";
+    }
+}

@@ -1,4 +1,0 @@
-namespace CalendarWatch.Engine
-{
-    public static class Placeholder { }
-}
