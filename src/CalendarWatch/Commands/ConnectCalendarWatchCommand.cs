@@ -1,0 +1,110 @@
+using System;
+using System.Management.Automation;
+using System.Runtime.InteropServices;
+using System.Security;
+using CalendarWatch.Engine;
+
+namespace CalendarWatch.Commands
+{
+    /// <summary>
+    /// Stores the connection the other cmdlets use for the rest of the session. Every way of connecting ends in one
+    /// <see cref="CalendarConnection"/> handed to <see cref="CalendarWatchSession"/>; a new way (key file, domain-wide
+    /// delegation, ADC) is a new parameter set here and nothing else.
+    /// </summary>
+    [Cmdlet(VerbsCommunications.Connect, "CalendarWatch", DefaultParameterSetName = AccessTokenSet)]
+    [OutputType(typeof(ConnectionInfo))]
+    public sealed class ConnectCalendarWatchCommand : PSCmdlet
+    {
+        private const string AccessTokenSet = "AccessToken";
+        private const string EmulatorSet = "Emulator";
+
+        [Parameter(Mandatory = true, ParameterSetName = AccessTokenSet, HelpMessage = "An OAuth 2.0 access token you already hold, as a SecureString (Read-Host -AsSecureString).")]
+        [ValidateNotNull]
+        public SecureString? AccessToken { get; set; }
+
+        [Parameter(ParameterSetName = AccessTokenSet, HelpMessage = "The API root to call; default https://www.googleapis.com/.")]
+        [ValidateNotNull]
+        public Uri? ApiEndpoint { get; set; }
+
+        [Parameter(Mandatory = true, ParameterSetName = EmulatorSet, HelpMessage = "The local CalendarWatch emulator, as a URL (http://127.0.0.1:8085/) or host:port.")]
+        [ValidateNotNull]
+        public Uri? Emulator { get; set; }
+
+        [Parameter(HelpMessage = "Return the connection's description (kind, account, endpoint; never the token).")]
+        public SwitchParameter PassThru { get; set; }
+
+        protected override void EndProcessing()
+        {
+            CalendarConnection connection;
+            if (ParameterSetName == EmulatorSet)
+            {
+                var endpoint = EmulatorEndpoint(Emulator!);
+                connection = CalendarConnection.ForEmulator(endpoint);
+            }
+            else
+            {
+                var endpoint = ApiEndpoint;
+                if (endpoint != null && (!endpoint.IsAbsoluteUri || (endpoint.Scheme != Uri.UriSchemeHttps && endpoint.Scheme != Uri.UriSchemeHttp)))
+                {
+                    ThrowTerminatingError(new ErrorRecord(new ArgumentException($"The API endpoint '{endpoint.OriginalString}' is not an absolute http(s) URL. Give a root such as https://www.googleapis.com/."),
+                        "CalendarWatch.InvalidApiEndpoint", ErrorCategory.InvalidArgument, endpoint));
+                }
+
+                var token = ToPlainText(AccessToken!);
+                if (string.IsNullOrWhiteSpace(token))
+                {
+                    ThrowTerminatingError(new ErrorRecord(new ArgumentException("The access token is empty. Give the token you hold, for example (Read-Host -AsSecureString)."),
+                        "CalendarWatch.InvalidAccessToken", ErrorCategory.InvalidArgument, null));
+                }
+
+                connection = CalendarConnection.ForAccessToken(token.Trim(), endpoint);
+            }
+
+            CalendarWatchSession.Set(connection);
+            var info = new ConnectionInfo(connection);
+            WriteVerbose($"Connected: {info}.");
+            if (PassThru)
+            {
+                WriteObject(info);
+            }
+        }
+
+        /// <summary>Accepts a URL or Google's emulator convention host:port (which binds as a relative Uri).</summary>
+        private Uri EmulatorEndpoint(Uri value)
+        {
+            try
+            {
+                if (value.IsAbsoluteUri && (value.Scheme == Uri.UriSchemeHttp || value.Scheme == Uri.UriSchemeHttps))
+                {
+                    return value;
+                }
+
+                return CalendarConnection.ParseEmulatorHost(value.OriginalString);
+            }
+            catch (ArgumentException)
+            {
+                ThrowTerminatingError(new ErrorRecord(new ArgumentException($"The emulator address '{value.OriginalString}' is neither an http(s) URL nor host:port. Give it as http://127.0.0.1:8085/ or 127.0.0.1:8085."),
+                    "CalendarWatch.InvalidEmulatorAddress", ErrorCategory.InvalidArgument, value));
+                throw;
+            }
+        }
+
+        /// <summary>Copies the SecureString out through unmanaged memory that is zeroed at once.</summary>
+        private static string ToPlainText(SecureString secure)
+        {
+            var pointer = IntPtr.Zero;
+            try
+            {
+                pointer = Marshal.SecureStringToGlobalAllocUnicode(secure);
+                return Marshal.PtrToStringUni(pointer) ?? string.Empty;
+            }
+            finally
+            {
+                if (pointer != IntPtr.Zero)
+                {
+                    Marshal.ZeroFreeGlobalAllocUnicode(pointer);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,26 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using CalendarWatch.Engine;
+
+namespace CalendarWatch.Commands
+{
+    /// <summary>New-CalendarEventWatch: one events.watch channel per calendar id from the pipeline.</summary>
+    [Cmdlet(VerbsCommon.New, "CalendarEventWatch", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = TimeToLiveSet)]
+    [OutputType(typeof(Channel))]
+    public sealed class NewCalendarEventWatchCommand : NewCalendarWatchCommandBase
+    {
+        [Parameter(HelpMessage = "Only notify for these event types (default, focusTime, outOfOffice, workingLocation, fromGmail, birthday; later values pass through). Default: every type.")]
+        [ArgumentCompleter(typeof(EventTypeCompleter))]
+        [ValidateNotNullOrEmpty]
+        public string[]? EventType { get; set; }
+
+        protected override WatchResource Resource => WatchResource.Events;
+
+        protected override string ResourceDescription => "events";
+
+        protected override IReadOnlyList<string> SelectedEventTypes =>
+            EventType is null ? Array.Empty<string>() : EventType.Distinct(StringComparer.Ordinal).ToArray();
+    }
+}

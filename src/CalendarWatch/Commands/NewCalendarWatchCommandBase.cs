@@ -1,0 +1,124 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Management.Automation;
+using System.Threading;
+using System.Threading.Tasks;
+using CalendarWatch.Engine;
+
+namespace CalendarWatch.Commands
+{
+    /// <summary>
+    /// The parameters and steps New-CalendarEventWatch and New-CalendarAclWatch share. Holds no Google knowledge:
+    /// it builds a <see cref="WatchRequest"/>, asks ShouldProcess and hands the request to the engine.
+    /// </summary>
+    public abstract class NewCalendarWatchCommandBase : CalendarApiCmdlet<WatchRequest>
+    {
+        protected const string TimeToLiveSet = "TimeToLive";
+        protected const string ExpiresAtSet = "ExpiresAt";
+
+        /// <summary>The lifetime asked for when neither -TimeToLive nor -ExpiresAt is given (Google's default too).</summary>
+        public static readonly TimeSpan DefaultTimeToLive = TimeSpan.FromDays(7);
+
+        /// <summary>
+        /// The calendar to watch. Aliases, chosen so that only values that are calendar ids bind: ResourceEmail (a
+        /// Workspace resource calendar's id is its resource email: GAM print resources, PSGSuite Get-GSResource) and
+        /// PrimaryEmail (a user's primary calendar id is their primary email: GAM print users, PSGSuite Get-GSUser).
+        /// Deliberately no Id alias: channels, events, ACL rules and processes carry an Id that is not a calendar id.
+        /// GAM's calendar-list CSV column calendarId binds by the parameter's own name.
+        /// </summary>
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true,
+            HelpMessage = "The calendar id to watch, such as primary, user@example.com or room-1@resource.calendar.google.com. Binds from strings, and from objects with CalendarId (GAM calendar lists), ResourceEmail or PrimaryEmail.")]
+        [Alias("ResourceEmail", "PrimaryEmail")]
+        public string CalendarId { get; set; } = string.Empty;
+
+        [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true,
+            HelpMessage = "The https URL of your webhook receiver (http only when connected to the emulator).")]
+        [ValidateNotNull]
+        public Uri? Address { get; set; }
+
+        [Parameter(HelpMessage = "The new channel's id (at most 64 characters, never used before in the project). Default: a new GUID for every item.")]
+        [ValidateLength(1, CalendarApiClient.MaxChannelIdLength)]
+        public string? ChannelId { get; set; }
+
+        [Parameter(HelpMessage = "A value Google echoes on every notification (X-Goog-Channel-Token), at most 256 characters. Not for secrets.")]
+        [ValidateLength(0, CalendarApiClient.MaxTokenLength)]
+        public string? Token { get; set; }
+
+        [Parameter(ParameterSetName = TimeToLiveSet, HelpMessage = "How long the channel should live (default 7 days). Google may shorten it; the output's Expiration is the truth.")]
+        public TimeSpan TimeToLive { get; set; } = DefaultTimeToLive;
+
+        [Parameter(Mandatory = true, ParameterSetName = ExpiresAtSet, HelpMessage = "When the channel should expire. Google may shorten the lifetime; the output's Expiration is the truth.")]
+        public DateTimeOffset ExpiresAt { get; set; }
+
+        /// <summary>Which collection the command watches.</summary>
+        protected abstract WatchResource Resource { get; }
+
+        /// <summary>The collection's name in messages, such as "events" or "access control list".</summary>
+        protected abstract string ResourceDescription { get; }
+
+        /// <summary>The event types to send (events.watch only).</summary>
+        protected virtual IReadOnlyList<string> SelectedEventTypes => Array.Empty<string>();
+
+        protected override WatchRequest? BuildRequest()
+        {
+            var calendarId = CalendarId;
+            if (calendarId.StartsWith("@{", StringComparison.Ordinal))
+            {
+                // PowerShell turned an object without a CalendarId property into text.
+                WriteError(new ErrorRecord(new ArgumentException($"The calendar id '{calendarId}' is an object turned into text: the input has no CalendarId, ResourceEmail or PrimaryEmail property. Rename the column to CalendarId, or pipe the ids as strings (ForEach-Object Id)."),
+                    "CalendarWatch.InvalidCalendarId", ErrorCategory.InvalidArgument, calendarId));
+                return null;
+            }
+
+            var request = new WatchRequest
+            {
+                CalendarId = calendarId,
+                Resource = Resource,
+                ChannelId = string.IsNullOrEmpty(ChannelId) ? Guid.NewGuid().ToString() : ChannelId!,
+                Address = Address,
+                Token = string.IsNullOrEmpty(Token) ? null : Token,
+                EventTypes = SelectedEventTypes,
+            };
+            if (ParameterSetName == ExpiresAtSet)
+            {
+                request.ExpiresAt = ExpiresAt;
+            }
+            else
+            {
+                request.TimeToLive = TimeToLive;
+            }
+
+            var address = Address?.OriginalString;
+            var description = $"Watch the {ResourceDescription} of calendar '{calendarId}' and send notifications to '{address}'.";
+            var warning = $"Watch the {ResourceDescription} of calendar '{calendarId}' and send notifications to '{address}'?";
+            return ShouldProcess(description, warning, "Create a push-notification channel") ? request : null;
+        }
+
+        protected override async Task<object?> ExecuteAsync(CalendarApiClient client, WatchRequest request, CancellationToken cancellationToken)
+        {
+            var channel = await client.WatchAsync(request, cancellationToken).ConfigureAwait(false);
+            return ChannelOutput.ToPSObject(channel);
+        }
+
+        protected override object? TargetOf(WatchRequest request) => request.CalendarId;
+
+        protected override string DescribeRequest(WatchRequest request)
+        {
+            var lifetime = request.ExpiresAt is DateTimeOffset expiresAt
+                ? "expiration " + expiresAt.ToUniversalTime().ToString("u", CultureInfo.InvariantCulture)
+                : "ttl " + ((long)Math.Ceiling((request.TimeToLive ?? DefaultTimeToLive).TotalSeconds)).ToString(CultureInfo.InvariantCulture) + " s";
+            var types = request.EventTypes.Count > 0 ? ", eventTypes " + string.Join(",", request.EventTypes) : string.Empty;
+            var token = string.IsNullOrEmpty(request.Token) ? string.Empty : ", channel token set";
+            return $"POST {CalendarApiClient.WatchPath(request)}: calendar '{request.CalendarId}', channel id '{request.ChannelId}', address '{request.Address?.OriginalString}', {lifetime}{types}{token}.";
+        }
+
+        protected override string? DescribeResult(WatchRequest request, object? result)
+        {
+            var channel = (result as PSObject)?.BaseObject as Channel;
+            return channel is null
+                ? null
+                : $"Created channel '{channel.Id}' (resource id '{channel.ResourceId}') on calendar '{channel.CalendarId}', expiring {channel.Expiration?.ToString("u", CultureInfo.InvariantCulture) ?? "(not given)"}.";
+        }
+    }
+}

@@ -1,4 +1,0 @@
-namespace CalendarWatch
-{
-    internal static class Placeholder { }
-}
