@@ -1,0 +1,195 @@
+#Requires -Version 7.2
+<#
+.SYNOPSIS
+Builds, tests, packages and demonstrates the CalendarWatch module (PowerShell 7 + .NET SDK).
+
+.DESCRIPTION
+-Task Build    publishes src/CalendarWatch for net472 and net8.0 into output/CalendarWatch/<version>/bin/<tfm>/,
+               copies the manifest, psm1, format file and en-US help beside them, and publishes the emulator into
+               output/Emulator/. The version is the manifest's ModuleVersion (CalendarWatch.psd1 is the one source).
+-Task Test     Build, then `dotnet test CalendarWatch.slnx`, then the Pester 5 suites (tests/*.Tests.ps1) against the
+               built module. Prints "Tests Passed: N, Failed: N" and fails when anything failed.
+-Task Package  Build, then a .nupkg of the built module in output/packages (PSResourceGet), for the Gallery.
+-Task Demo     Build, then: start the emulator and a webhook receiver, create event and ACL watches on two
+               calendars, show the sync notifications, export the channels to CSV and print the table.
+
+.EXAMPLE
+./build.ps1 -Task Test
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Build', 'Test', 'Package', 'Demo')]
+    [string]$Task = 'Build',
+
+    [ValidateSet('Debug', 'Release')]
+    [string]$Configuration = 'Release'
+)
+
+Set-StrictMode -Version Latest
+$ErrorActionPreference = 'Stop'
+
+$repositoryRoot = $PSScriptRoot
+$manifestPath = Join-Path -Path $repositoryRoot -ChildPath 'CalendarWatch.psd1'
+$moduleVersion = (Import-PowerShellDataFile -LiteralPath $manifestPath).ModuleVersion
+$outputRoot = Join-Path -Path $repositoryRoot -ChildPath 'output'
+$moduleOutput = Join-Path -Path (Join-Path -Path $outputRoot -ChildPath 'CalendarWatch') -ChildPath $moduleVersion
+$builtManifest = Join-Path -Path $moduleOutput -ChildPath 'CalendarWatch.psd1'
+$helpers = Join-Path -Path (Join-Path -Path $repositoryRoot -ChildPath 'tests') -ChildPath 'CalendarWatch.TestHelpers.psm1'
+
+function Invoke-DotNet {
+    param([Parameter(Mandatory)][string[]]$Arguments)
+
+    Write-Host "dotnet $($Arguments -join ' ')"
+    & dotnet @Arguments
+    if ($LASTEXITCODE -ne 0) {
+        throw "dotnet $($Arguments[0]) failed with exit code $LASTEXITCODE."
+    }
+}
+
+function Invoke-Build {
+    if (Test-Path -LiteralPath $moduleOutput) {
+        Remove-Item -LiteralPath $moduleOutput -Recurse -Force
+    }
+
+    $null = New-Item -ItemType Directory -Path $moduleOutput -Force
+    $project = Join-Path -Path (Join-Path -Path $repositoryRoot -ChildPath 'src') -ChildPath 'CalendarWatch'
+    foreach ($framework in @('net472', 'net8.0')) {
+        $binFolder = Join-Path -Path (Join-Path -Path $moduleOutput -ChildPath 'bin') -ChildPath $framework
+        Invoke-DotNet -Arguments @('publish', $project, '--nologo', '-c', $Configuration, '-f', $framework, '-o', $binFolder)
+    }
+
+    $moduleFolder = Join-Path -Path $repositoryRoot -ChildPath 'module'
+    Copy-Item -LiteralPath $manifestPath -Destination $moduleOutput
+    Copy-Item -LiteralPath (Join-Path -Path $moduleFolder -ChildPath 'CalendarWatch.psm1') -Destination $moduleOutput
+    Copy-Item -LiteralPath (Join-Path -Path $moduleFolder -ChildPath 'CalendarWatch.Format.ps1xml') -Destination $moduleOutput
+    Copy-Item -LiteralPath (Join-Path -Path $moduleFolder -ChildPath 'en-US') -Destination $moduleOutput -Recurse
+
+    # The emulator, for the Pester suites and the demo (net8.0 rolls forward to the installed runtime).
+    $emulatorProject = Join-Path -Path (Join-Path -Path $repositoryRoot -ChildPath 'src') -ChildPath 'CalendarWatch.Emulator'
+    $emulatorOutput = Join-Path -Path $outputRoot -ChildPath 'Emulator'
+    Invoke-DotNet -Arguments @('publish', $emulatorProject, '--nologo', '-c', $Configuration, '-f', 'net8.0', '-o', $emulatorOutput)
+
+    Write-Host "Built CalendarWatch $moduleVersion into $moduleOutput"
+}
+
+function Invoke-Test {
+    Invoke-Build
+    Invoke-DotNet -Arguments @('test', (Join-Path -Path $repositoryRoot -ChildPath 'CalendarWatch.slnx'), '--nologo', '-c', $Configuration)
+
+    $pester = Get-Module -ListAvailable -Name Pester | Where-Object { $_.Version -ge [version]'5.0.0' } | Sort-Object -Property Version -Descending | Select-Object -First 1
+    if ($null -eq $pester) {
+        throw 'Pester 5 is not installed: Install-Module Pester -MinimumVersion 5.0 -Scope CurrentUser (or Install-PSResource Pester).'
+    }
+
+    Import-Module -ModuleInfo $pester -Force
+    $testFiles = @(Get-ChildItem -Path (Join-Path -Path $repositoryRoot -ChildPath 'tests') -Filter '*.Tests.ps1' -File)
+    if ($testFiles.Count -eq 0) {
+        throw 'No tests/*.Tests.ps1 file found.'
+    }
+
+    $configuration = New-PesterConfiguration
+    $configuration.Run.Path = @($testFiles | ForEach-Object { $_.FullName })
+    $configuration.Run.PassThru = $true
+    $configuration.Run.Exit = $false
+    # Pester's own summary is silenced so that exactly one "Tests Passed:" line reaches .ci/run.
+    $configuration.Output.Verbosity = 'None'
+    $configuration.TestResult.Enabled = $true
+    $configuration.TestResult.OutputPath = Join-Path -Path $outputRoot -ChildPath 'pester-results.xml'
+
+    $result = Invoke-Pester -Configuration $configuration
+    foreach ($test in @($result.Tests)) {
+        if ($test.Result -eq 'Passed') {
+            Write-Host "  [+] $($test.ExpandedPath)"
+        }
+        elseif ($test.Result -eq 'Failed') {
+            Write-Host "  [-] $($test.ExpandedPath)"
+            foreach ($errorRecord in @($test.ErrorRecord)) {
+                Write-Host "      $errorRecord"
+            }
+        }
+        else {
+            Write-Host "  [!] $($test.ExpandedPath) ($($test.Result))"
+        }
+    }
+
+    foreach ($container in @($result.Containers)) {
+        if ($container.Result -eq 'Failed') {
+            Write-Host "  [-] $($container.Item): $(@($container.ErrorRecord) -join '; ')"
+        }
+    }
+
+    $failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
+    Write-Host "Tests Passed: $($result.PassedCount), Failed: $failed, Skipped: $($result.SkippedCount)"
+    if ($failed -gt 0 -or $result.Result -ne 'Passed') {
+        throw "Pester: $failed failed."
+    }
+}
+
+function Invoke-Package {
+    Invoke-Build
+    $packages = Join-Path -Path $outputRoot -ChildPath 'packages'
+    $null = New-Item -ItemType Directory -Path $packages -Force
+    $repositoryName = 'CalendarWatchBuild-' + [guid]::NewGuid().ToString('N')
+    Register-PSResourceRepository -Name $repositoryName -Uri $packages -Trusted
+    try {
+        Publish-PSResource -Path $moduleOutput -Repository $repositoryName
+    }
+    finally {
+        Unregister-PSResourceRepository -Name $repositoryName
+    }
+
+    Get-ChildItem -LiteralPath $packages -Filter '*.nupkg' | ForEach-Object { Write-Host "Package: $($_.FullName)" }
+}
+
+function Invoke-Demo {
+    Invoke-Build
+    Import-Module -Name $helpers -Force
+    Import-Module -Name $builtManifest -Force
+
+    $emulator = $null
+    $receiver = $null
+    try {
+        $emulator = Start-CalendarEmulator -RepositoryRoot $repositoryRoot
+        Write-Host "Emulator listening on $($emulator.BaseUri)"
+        $receiver = Start-WebhookReceiver
+        Write-Host "Webhook receiver listening on $($receiver.Address)"
+
+        $calendars = @('team-calendar@example.com', 'room-1@resource.calendar.google.com')
+        foreach ($calendarId in $calendars) {
+            New-EmulatorCalendar -Emulator $emulator -Id $calendarId
+        }
+
+        Connect-CalendarWatch -Emulator $emulator.BaseUri -PassThru | Format-Table | Out-Host
+
+        $address = [Uri]::new($receiver.Address, 'calendar')
+        $channels = @(
+            $calendars | New-CalendarEventWatch -Address $address -Token 'demo' -Verbose
+            $calendars | New-CalendarAclWatch -Address $address -TimeToLive (New-TimeSpan -Days 1) -Verbose
+        )
+        Write-Host "Created $($channels.Count) channels."
+
+        $notifications = Wait-WebhookNotification -Receiver $receiver -Count $channels.Count
+        Write-Host "Notifications the receiver got ($($notifications.Count)):"
+        $notifications | Format-Table -Property ChannelId, MessageNumber, ResourceState, ResourceId, ChannelToken | Out-Host
+
+        Write-Host 'Deliveries the emulator reports:'
+        Get-EmulatorDelivery -Emulator $emulator | Format-Table | Out-Host
+
+        $csv = Join-Path -Path $outputRoot -ChildPath 'demo-channels.csv'
+        $channels | Export-Csv -LiteralPath $csv -NoTypeInformation
+        Write-Host "Channels exported to $csv"
+        $channels | Format-Table | Out-Host
+    }
+    finally {
+        Stop-WebhookReceiver -Receiver $receiver
+        Stop-CalendarEmulator -Emulator $emulator
+        Remove-Module -Name CalendarWatch -ErrorAction SilentlyContinue
+    }
+}
+
+switch ($Task) {
+    'Build' { Invoke-Build }
+    'Test' { Invoke-Test }
+    'Package' { Invoke-Package }
+    'Demo' { Invoke-Demo }
+}

@@ -1,0 +1,280 @@
+# Helpers shared by the Pester suites and build.ps1 -Task Demo: start and stop the CalendarWatch emulator as a
+# separate process, call its admin API, and run a small webhook receiver on loopback.
+Set-StrictMode -Version Latest
+$ErrorActionPreference = 'Stop'
+
+function Get-FreeTcpPort {
+    [OutputType([int])]
+    param()
+
+    $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+    try {
+        $listener.Start()
+        return ([System.Net.IPEndPoint]$listener.LocalEndpoint).Port
+    }
+    finally {
+        $listener.Stop()
+    }
+}
+
+function Get-EmulatorAssemblyPath {
+    # The emulator that build.ps1 -Task Build publishes beside the module.
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory)][string]$RepositoryRoot
+    )
+
+    $path = Join-Path -Path (Join-Path -Path (Join-Path -Path $RepositoryRoot -ChildPath 'output') -ChildPath 'Emulator') -ChildPath 'CalendarWatch.Emulator.dll'
+    if (-not (Test-Path -LiteralPath $path)) {
+        throw "The emulator is not built: '$path' is missing. Run ./build.ps1 -Task Build first."
+    }
+
+    return $path
+}
+
+function Start-CalendarEmulator {
+    <#
+    .SYNOPSIS
+    Starts the emulator (no auth, http addresses allowed) on a free loopback port and waits for its "Listening on" line.
+    Returns an object with Process, BaseUri (ending in /), Port and the log paths.
+    #>
+    param(
+        [Parameter(Mandatory)][string]$RepositoryRoot,
+        [TimeSpan]$Timeout = [TimeSpan]::FromSeconds(60)
+    )
+
+    $dll = Get-EmulatorAssemblyPath -RepositoryRoot $RepositoryRoot
+    $port = Get-FreeTcpPort
+    $logFolder = Join-Path -Path ([System.IO.Path]::GetTempPath()) -ChildPath ('CalendarWatch.Emulator.' + [guid]::NewGuid().ToString('N'))
+    $null = New-Item -ItemType Directory -Path $logFolder
+    $stdout = Join-Path -Path $logFolder -ChildPath 'stdout.log'
+    $stderr = Join-Path -Path $logFolder -ChildPath 'stderr.log'
+
+    $process = Start-Process -FilePath 'dotnet' -ArgumentList @($dll, '--port', "$port", '--no-auth', '--allow-http') `
+        -RedirectStandardOutput $stdout -RedirectStandardError $stderr -PassThru -NoNewWindow
+
+    # Wait for the emulator to say where it listens (a readiness check, bounded by $Timeout).
+    $deadline = [DateTime]::UtcNow + $Timeout
+    $baseUri = $null
+    while ($null -eq $baseUri) {
+        if ($process.HasExited) {
+            $errorText = if (Test-Path -LiteralPath $stderr) { Get-Content -LiteralPath $stderr -Raw } else { '' }
+            throw "The emulator exited with code $($process.ExitCode) before listening. $errorText"
+        }
+
+        if ([DateTime]::UtcNow -gt $deadline) {
+            Stop-Process -Id $process.Id -Force -ErrorAction SilentlyContinue
+            throw "The emulator did not print 'Listening on' within $Timeout (log: $stdout)."
+        }
+
+        $lines = @(if (Test-Path -LiteralPath $stdout) { Get-Content -LiteralPath $stdout })
+        foreach ($line in $lines) {
+            if ($line -match 'Listening on\s+(?<uri>https?://\S+)') {
+                $uriText = $Matches['uri'].TrimEnd('.', ',')
+                if (-not $uriText.EndsWith('/')) { $uriText += '/' }
+                $baseUri = [Uri]$uriText
+                break
+            }
+            elseif ($line -match 'Listening on') {
+                $baseUri = [Uri]"http://127.0.0.1:$port/"
+                break
+            }
+        }
+
+        if ($null -eq $baseUri) {
+            Start-Sleep -Milliseconds 100
+        }
+    }
+
+    [PSCustomObject]@{
+        Process   = $process
+        BaseUri   = $baseUri
+        Port      = $port
+        LogFolder = $logFolder
+    }
+}
+
+function Stop-CalendarEmulator {
+    param(
+        [Parameter(Mandatory)][AllowNull()][object]$Emulator
+    )
+
+    if ($null -eq $Emulator) { return }
+    if (-not $Emulator.Process.HasExited) {
+        Stop-Process -Id $Emulator.Process.Id -Force -ErrorAction SilentlyContinue
+        $null = $Emulator.Process.WaitForExit(10000)
+    }
+
+    Remove-Item -LiteralPath $Emulator.LogFolder -Recurse -Force -ErrorAction SilentlyContinue
+}
+
+function Invoke-EmulatorAdmin {
+    <# Calls the emulator's admin API (BaseUri + emulator/v1/...). #>
+    param(
+        [Parameter(Mandatory)][object]$Emulator,
+        [Parameter(Mandatory)][string]$Path,
+        [string]$Method = 'GET',
+        [object]$Body
+    )
+
+    $uri = [Uri]::new($Emulator.BaseUri, 'emulator/v1/' + $Path.TrimStart('/'))
+    $parameters = @{ Uri = $uri; Method = $Method }
+    if ($PSBoundParameters.ContainsKey('Body')) {
+        $parameters['Body'] = ConvertTo-Json -InputObject $Body -Depth 5 -Compress
+        $parameters['ContentType'] = 'application/json'
+    }
+
+    Invoke-RestMethod @parameters
+}
+
+function New-EmulatorCalendar {
+    <# Creates a calendar in the emulator. Without auth the caller is user@example.com, so that is the default owner. #>
+    param(
+        [Parameter(Mandatory)][object]$Emulator,
+        [Parameter(Mandatory)][string]$Id,
+        [string]$Owner = 'user@example.com'
+    )
+
+    $null = Invoke-EmulatorAdmin -Emulator $Emulator -Path 'calendars' -Method 'POST' -Body @{ id = $Id; owner = $Owner }
+}
+
+function Get-EmulatorChannel {
+    <# The channels the emulator holds, as an array (empty when there are none). #>
+    param(
+        [Parameter(Mandatory)][object]$Emulator
+    )
+
+    $response = Invoke-EmulatorAdmin -Emulator $Emulator -Path 'channels'
+    ConvertTo-EmulatorArray -Response $response -Property 'channels'
+}
+
+function Get-EmulatorDelivery {
+    <# The notifications the emulator has delivered, as an array. #>
+    param(
+        [Parameter(Mandatory)][object]$Emulator
+    )
+
+    $response = Invoke-EmulatorAdmin -Emulator $Emulator -Path 'deliveries'
+    ConvertTo-EmulatorArray -Response $response -Property 'deliveries'
+}
+
+function ConvertTo-EmulatorArray {
+    # The admin API may answer a bare JSON array or an object wrapping it ({"channels": [...]} / {"items": [...]}).
+    param(
+        [AllowNull()][object]$Response,
+        [Parameter(Mandatory)][string]$Property
+    )
+
+    if ($null -eq $Response) { return , @() }
+    if ($Response -is [System.Array]) { return , @($Response) }
+    foreach ($name in @($Property, 'items')) {
+        if ($null -ne $Response.PSObject.Properties[$name]) {
+            return , @($Response.$name)
+        }
+    }
+
+    return , @($Response)
+}
+
+function Start-WebhookReceiver {
+    <#
+    .SYNOPSIS
+    Starts an HttpListener on a free loopback port that answers 200 to every notification and records its
+    X-Goog-* headers. Returns Address, Notifications (a ConcurrentQueue) and what Stop-WebhookReceiver needs.
+    #>
+    param()
+
+    $port = Get-FreeTcpPort
+    $prefix = "http://127.0.0.1:$port/"
+    $listener = [System.Net.HttpListener]::new()
+    $listener.Prefixes.Add($prefix)
+    $listener.Start()
+    $queue = [System.Collections.Concurrent.ConcurrentQueue[object]]::new()
+
+    $powershell = [PowerShell]::Create()
+    $null = $powershell.AddScript({
+        param($Listener, $Queue)
+        while ($Listener.IsListening) {
+            try {
+                $context = $Listener.GetContext()
+            }
+            catch {
+                break
+            }
+
+            $headers = $context.Request.Headers
+            $Queue.Enqueue([PSCustomObject]@{
+                ChannelId     = $headers['X-Goog-Channel-ID']
+                MessageNumber = $headers['X-Goog-Message-Number']
+                ResourceState = $headers['X-Goog-Resource-State']
+                ResourceId    = $headers['X-Goog-Resource-ID']
+                ResourceUri   = $headers['X-Goog-Resource-URI']
+                ChannelToken  = $headers['X-Goog-Channel-Token']
+                ReceivedAt    = [DateTimeOffset]::UtcNow
+            })
+            $context.Response.StatusCode = 200
+            $context.Response.Close()
+        }
+    }).AddArgument($listener).AddArgument($queue)
+    $handle = $powershell.BeginInvoke()
+
+    [PSCustomObject]@{
+        Address       = [Uri]$prefix
+        Notifications = $queue
+        Listener      = $listener
+        PowerShell    = $powershell
+        Handle        = $handle
+    }
+}
+
+function Wait-WebhookNotification {
+    <# Waits (bounded) until the receiver holds at least $Count notifications; returns them. #>
+    param(
+        [Parameter(Mandatory)][object]$Receiver,
+        [Parameter(Mandatory)][int]$Count,
+        [TimeSpan]$Timeout = [TimeSpan]::FromSeconds(30)
+    )
+
+    $deadline = [DateTime]::UtcNow + $Timeout
+    while ($Receiver.Notifications.Count -lt $Count -and [DateTime]::UtcNow -lt $deadline) {
+        Start-Sleep -Milliseconds 100
+    }
+
+    return , @($Receiver.Notifications.ToArray())
+}
+
+function Stop-WebhookReceiver {
+    param(
+        [Parameter(Mandatory)][AllowNull()][object]$Receiver
+    )
+
+    if ($null -eq $Receiver) { return }
+    try {
+        $Receiver.Listener.Stop()
+        $Receiver.Listener.Close()
+    }
+    catch {
+        Write-Verbose "Stopping the receiver: $_"
+    }
+
+    try {
+        $null = $Receiver.Handle.AsyncWaitHandle.WaitOne(5000)
+        $Receiver.PowerShell.Dispose()
+    }
+    catch {
+        Write-Verbose "Disposing the receiver: $_"
+    }
+}
+
+Export-ModuleMember -Function @(
+    'Get-FreeTcpPort'
+    'Start-CalendarEmulator'
+    'Stop-CalendarEmulator'
+    'Invoke-EmulatorAdmin'
+    'New-EmulatorCalendar'
+    'Get-EmulatorChannel'
+    'Get-EmulatorDelivery'
+    'Start-WebhookReceiver'
+    'Wait-WebhookNotification'
+    'Stop-WebhookReceiver'
+)
