@@ -132,10 +132,17 @@ function New-EmulatorCalendar {
     param(
         [Parameter(Mandatory)][object]$Emulator,
         [Parameter(Mandatory)][string]$Id,
-        [string]$Owner = 'user@example.com'
+        [string]$Owner = 'user@example.com',
+        # A calendar Google cannot watch (holiday, birthday, other generated calendars).
+        [switch]$NotWatchable
     )
 
-    $null = Invoke-EmulatorAdmin -Emulator $Emulator -Path 'calendars' -Method 'POST' -Body @{ id = $Id; owner = $Owner }
+    $body = @{ id = $Id; owner = $Owner }
+    if ($NotWatchable) {
+        $body['watchable'] = $false
+    }
+
+    $null = Invoke-EmulatorAdmin -Emulator $Emulator -Path 'calendars' -Method 'POST' -Body $body
 }
 
 function Get-EmulatorChannel {

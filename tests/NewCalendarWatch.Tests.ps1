@@ -1,0 +1,317 @@
+# Pester 5: drives the built module (output/CalendarWatch/<version>) against the emulator started as a process.
+# Run through ./build.ps1 -Task Test, which builds first.
+
+BeforeAll {
+    Set-StrictMode -Version Latest
+    $ErrorActionPreference = 'Stop'
+
+    $repositoryRoot = Split-Path -Path $PSScriptRoot -Parent
+    $version = (Import-PowerShellDataFile -LiteralPath (Join-Path -Path $repositoryRoot -ChildPath 'CalendarWatch.psd1')).ModuleVersion
+    $builtManifest = Join-Path -Path (Join-Path -Path (Join-Path -Path (Join-Path -Path $repositoryRoot -ChildPath 'output') -ChildPath 'CalendarWatch') -ChildPath $version) -ChildPath 'CalendarWatch.psd1'
+    Import-Module -Name (Join-Path -Path $PSScriptRoot -ChildPath 'CalendarWatch.TestHelpers.psm1') -Force
+    Import-Module -Name $builtManifest -Force
+
+    $script:emulator = Start-CalendarEmulator -RepositoryRoot $repositoryRoot
+    $script:receiver = Start-WebhookReceiver
+    $script:address = [Uri]::new($script:receiver.Address, 'hook')
+    Connect-CalendarWatch -Emulator $script:emulator.BaseUri
+
+    # A new calendar in the emulator, with an id no other test uses.
+    function New-TestCalendar {
+        param([string]$Prefix = 'pester')
+        $id = '{0}-{1}@example.com' -f $Prefix, [guid]::NewGuid().ToString('N').Substring(0, 10)
+        New-EmulatorCalendar -Emulator $script:emulator -Id $id
+        $id
+    }
+
+    function Get-ChannelCount {
+        @(Get-EmulatorChannel -Emulator $script:emulator).Count
+    }
+
+    $script:holidayCalendar = 'en.usa#holiday@group.v.calendar.google.com'
+    New-EmulatorCalendar -Emulator $script:emulator -Id $script:holidayCalendar -Owner 'holidays@group.v.calendar.google.com' -NotWatchable
+}
+
+AfterAll {
+    Stop-WebhookReceiver -Receiver $script:receiver
+    Stop-CalendarEmulator -Emulator $script:emulator
+    Remove-Module -Name CalendarWatch -ErrorAction SilentlyContinue
+}
+
+Describe 'Module surface' {
+    It 'exports exactly the cmdlets the manifest lists' {
+        $names = @((Get-Module -Name CalendarWatch).ExportedCmdlets.Keys | Sort-Object)
+        $names | Should -Be @('Connect-CalendarWatch', 'New-CalendarAclWatch', 'New-CalendarEventWatch')
+    }
+
+    It 'completes -EventType with the known event types' {
+        $line = 'New-CalendarEventWatch -EventType fo'
+        $completion = TabExpansion2 -inputScript $line -cursorColumn $line.Length
+        @($completion.CompletionMatches | ForEach-Object { $_.CompletionText }) | Should -Contain 'focusTime'
+    }
+
+    It 'has help for <_>' -ForEach @('Connect-CalendarWatch', 'New-CalendarEventWatch', 'New-CalendarAclWatch') {
+        $help = Get-Help -Name $_ -Full
+        $help.Synopsis | Should -Not -BeNullOrEmpty
+        $help.Synopsis | Should -Not -Match '^\s*New-|^\s*Connect-'
+        @($help.Examples.Example).Count | Should -BeGreaterThan 0
+    }
+}
+
+Describe 'New-CalendarEventWatch' {
+    It 'watches calendar ids piped as strings' {
+        $calendars = @(New-TestCalendar; New-TestCalendar)
+        $channels = @($calendars | New-CalendarEventWatch -Address $script:address)
+
+        $channels.Count | Should -Be 2
+        foreach ($i in 0..1) {
+            $channel = $channels[$i]
+            $channel.PSObject.TypeNames[0] | Should -Be 'CalendarWatch.Channel'
+            $channel.Kind | Should -Be 'api#channel'
+            $channel.CalendarId | Should -Be $calendars[$i]
+            $channel.Resource | Should -Be 'Events'
+            $channel.Address | Should -Be $script:address.AbsoluteUri
+            $channel.ResourceId | Should -Not -BeNullOrEmpty
+            [guid]::Parse($channel.Id) | Should -Not -BeNullOrEmpty
+            $channel.Expiration | Should -BeOfType [DateTimeOffset]
+            $channel.Expiration.Offset | Should -Be ([TimeSpan]::Zero)
+            $channel.Expiration | Should -BeGreaterThan ([DateTimeOffset]::UtcNow.AddDays(6))
+        }
+
+        $channels[0].Id | Should -Not -Be $channels[1].Id
+        $serverIds = @(Get-EmulatorChannel -Emulator $script:emulator | ForEach-Object { $_.id })
+        $serverIds | Should -Contain $channels[0].Id
+        $serverIds | Should -Contain $channels[1].Id
+    }
+
+    It 'binds CalendarId and Address by property name' {
+        $calendar = New-TestCalendar
+        $channel = [PSCustomObject]@{ CalendarId = $calendar; Address = $script:address } | New-CalendarEventWatch
+
+        $channel.CalendarId | Should -Be $calendar
+        $channel.Address | Should -Be $script:address.AbsoluteUri
+    }
+
+    It 'binds a resource calendar through the ResourceEmail alias' {
+        $calendar = New-TestCalendar -Prefix 'room'
+        $channel = [PSCustomObject]@{ ResourceEmail = $calendar; Name = 'Room 1' } | New-CalendarEventWatch -Address $script:address
+
+        $channel.CalendarId | Should -Be $calendar
+    }
+
+    It 'does not take a channel''s Id as a calendar id' {
+        $calendar = New-TestCalendar
+        $first = New-CalendarEventWatch -CalendarId $calendar -Address $script:address
+        $second = $first | New-CalendarEventWatch -Address $script:address
+
+        $second.CalendarId | Should -Be $calendar
+        $second.Id | Should -Not -Be $first.Id
+    }
+
+    It 'watches the rows of Import-Csv' {
+        $calendars = @(New-TestCalendar; New-TestCalendar; New-TestCalendar)
+        $csv = Join-Path -Path $TestDrive -ChildPath 'calendars.csv'
+        $calendars | ForEach-Object { [PSCustomObject]@{ CalendarId = $_; Summary = "Calendar $_" } } | Export-Csv -LiteralPath $csv -NoTypeInformation
+
+        $channels = @(Import-Csv -LiteralPath $csv | New-CalendarEventWatch -Address $script:address)
+
+        $channels.Count | Should -Be 3
+        @($channels | ForEach-Object { $_.CalendarId }) | Should -Be $calendars
+    }
+
+    It 'sends the event types and the channel token' {
+        $calendar = New-TestCalendar
+        $channel = New-CalendarEventWatch -CalendarId $calendar -Address $script:address -EventType 'default', 'focusTime' -Token 'team=blue'
+
+        $channel.EventTypes | Should -Be 'default,focusTime'
+        $channel.Token | Should -Be 'team=blue'
+        $serverChannel = @(Get-EmulatorChannel -Emulator $script:emulator | Where-Object { $_.id -eq $channel.Id })
+        $serverChannel.Count | Should -Be 1
+        $serverChannel[0].token | Should -Be 'team=blue'
+    }
+
+    It 'uses -ChannelId and -ExpiresAt' {
+        $calendar = New-TestCalendar
+        $channelId = 'pester-' + [guid]::NewGuid().ToString('N')
+        $expiresAt = [DateTimeOffset]::UtcNow.AddDays(2)
+        $channel = New-CalendarEventWatch -CalendarId $calendar -Address $script:address -ChannelId $channelId -ExpiresAt $expiresAt
+
+        $channel.Id | Should -Be $channelId
+        [Math]::Abs(($channel.Expiration - $expiresAt).TotalSeconds) | Should -BeLessThan 5
+    }
+
+    It 'refuses -TimeToLive together with -ExpiresAt' {
+        { New-CalendarEventWatch -CalendarId 'x@example.com' -Address $script:address -TimeToLive (New-TimeSpan -Days 1) -ExpiresAt ([DateTimeOffset]::UtcNow.AddDays(1)) } |
+            Should -Throw -ErrorId 'AmbiguousParameterSet*'
+    }
+
+    It 'refuses a channel id longer than 64 characters' {
+        { New-CalendarEventWatch -CalendarId 'x@example.com' -Address $script:address -ChannelId ('x' * 65) } |
+            Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+    }
+
+    It 'creates nothing with -WhatIf' {
+        $calendars = @(New-TestCalendar; New-TestCalendar)
+        $before = Get-ChannelCount
+
+        $output = @($calendars | New-CalendarEventWatch -Address $script:address -WhatIf)
+
+        $output.Count | Should -Be 0
+        Get-ChannelCount | Should -Be $before
+    }
+
+    It 'writes one error for a calendar that cannot be watched and goes on with the others' {
+        $good1 = New-TestCalendar
+        $good2 = New-TestCalendar
+        $failures = $null
+
+        $channels = @($good1, $script:holidayCalendar, $good2 | New-CalendarEventWatch -Address $script:address -ErrorVariable failures -ErrorAction SilentlyContinue)
+
+        $channels.Count | Should -Be 2
+        @($channels | ForEach-Object { $_.CalendarId }) | Should -Be @($good1, $good2)
+        @($failures).Count | Should -Be 1
+        $failures[0].FullyQualifiedErrorId | Should -BeLike 'CalendarWatch.PushNotSupported,*'
+        $failures[0].TargetObject | Should -Be $script:holidayCalendar
+        $failures[0].CategoryInfo.Category | Should -Be 'InvalidOperation'
+        $failures[0].Exception.Message | Should -Match 'cannot be watched'
+    }
+
+    It 'writes one error for a calendar that does not exist' {
+        $good = New-TestCalendar
+        $failures = $null
+
+        $channels = @('missing-' + [guid]::NewGuid().ToString('N') + '@example.com', $good | New-CalendarEventWatch -Address $script:address -ErrorVariable failures -ErrorAction SilentlyContinue)
+
+        $channels.Count | Should -Be 1
+        @($failures).Count | Should -Be 1
+        $failures[0].FullyQualifiedErrorId | Should -BeLike 'CalendarWatch.NotFound,*'
+        $failures[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+    }
+
+    It 'keeps Id and ResourceId through Export-Csv and Import-Csv' {
+        $calendars = @(New-TestCalendar; New-TestCalendar)
+        $channels = @($calendars | New-CalendarEventWatch -Address $script:address -EventType 'default', 'outOfOffice')
+        $csv = Join-Path -Path $TestDrive -ChildPath 'channels.csv'
+
+        $channels | Export-Csv -LiteralPath $csv -NoTypeInformation
+        $rows = @(Import-Csv -LiteralPath $csv)
+
+        $rows.Count | Should -Be 2
+        foreach ($i in 0..1) {
+            $rows[$i].Id | Should -Be $channels[$i].Id
+            $rows[$i].ResourceId | Should -Be $channels[$i].ResourceId
+            $rows[$i].CalendarId | Should -Be $channels[$i].CalendarId
+            $rows[$i].Resource | Should -Be 'Events'
+            $rows[$i].Address | Should -Be $channels[$i].Address
+            $rows[$i].EventTypes | Should -Be 'default,outOfOffice'
+            [DateTimeOffset]::Parse($rows[$i].Expiration, [cultureinfo]::InvariantCulture) | Should -Not -BeNullOrEmpty
+        }
+    }
+
+    It 'hides the channel token in the default table view' {
+        $calendar = New-TestCalendar
+        $channel = New-CalendarEventWatch -CalendarId $calendar -Address $script:address -Token 'do-not-show-1234'
+
+        $table = $channel | Format-Table | Out-String
+        $table | Should -Match ([regex]::Escape($channel.ResourceId))
+        $table | Should -Not -Match 'do-not-show-1234'
+    }
+
+    It 'says which calendar and address -WhatIf would watch' {
+        $calendar = New-TestCalendar
+        $text = New-CalendarEventWatch -CalendarId $calendar -Address $script:address -WhatIf 6>&1 | Out-String
+        # -WhatIf writes to the host; the information stream carries it when redirected in PowerShell 7.
+        if ([string]::IsNullOrWhiteSpace($text)) {
+            Set-ItResult -Inconclusive -Because 'this host does not route -WhatIf text to a stream'
+            return
+        }
+
+        $text | Should -Match ([regex]::Escape($calendar))
+        $text | Should -Match ([regex]::Escape($script:address.AbsoluteUri.TrimEnd('/')))
+    }
+}
+
+Describe 'New-CalendarAclWatch' {
+    It 'watches calendar ids piped as strings' {
+        $calendars = @(New-TestCalendar; New-TestCalendar)
+        $channels = @($calendars | New-CalendarAclWatch -Address $script:address)
+
+        $channels.Count | Should -Be 2
+        foreach ($i in 0..1) {
+            $channels[$i].PSObject.TypeNames[0] | Should -Be 'CalendarWatch.Channel'
+            $channels[$i].CalendarId | Should -Be $calendars[$i]
+            $channels[$i].Resource | Should -Be 'Acl'
+            $channels[$i].ResourceId | Should -Not -BeNullOrEmpty
+            $channels[$i].EventTypes | Should -Be ''
+        }
+    }
+
+    It 'watches objects with a CalendarId property' {
+        $calendars = @(New-TestCalendar; New-TestCalendar)
+        $channels = @($calendars | ForEach-Object { [PSCustomObject]@{ CalendarId = $_; AccessRole = 'owner' } } | New-CalendarAclWatch -Address $script:address)
+
+        @($channels | ForEach-Object { $_.CalendarId }) | Should -Be $calendars
+        @($channels | ForEach-Object { $_.Resource }) | Should -Be @('Acl', 'Acl')
+    }
+
+    It 'watches the rows of Import-Csv' {
+        $calendars = @(New-TestCalendar; New-TestCalendar)
+        $csv = Join-Path -Path $TestDrive -ChildPath 'acl-calendars.csv'
+        $calendars | ForEach-Object { [PSCustomObject]@{ calendarId = $_ } } | Export-Csv -LiteralPath $csv -NoTypeInformation
+
+        $channels = @(Import-Csv -LiteralPath $csv | New-CalendarAclWatch -Address $script:address)
+
+        @($channels | ForEach-Object { $_.CalendarId }) | Should -Be $calendars
+    }
+
+    It 'creates nothing with -WhatIf' {
+        $calendar = New-TestCalendar
+        $before = Get-ChannelCount
+
+        $output = @(New-CalendarAclWatch -CalendarId $calendar -Address $script:address -WhatIf)
+
+        $output.Count | Should -Be 0
+        Get-ChannelCount | Should -Be $before
+    }
+
+    It 'writes one error for a calendar that cannot be watched and goes on with the others' {
+        $good1 = New-TestCalendar
+        $good2 = New-TestCalendar
+        $failures = $null
+
+        $channels = @($good1, $script:holidayCalendar, $good2 | New-CalendarAclWatch -Address $script:address -ErrorVariable failures -ErrorAction SilentlyContinue)
+
+        $channels.Count | Should -Be 2
+        @($failures).Count | Should -Be 1
+        $failures[0].FullyQualifiedErrorId | Should -BeLike 'CalendarWatch.PushNotSupported,*'
+        $failures[0].TargetObject | Should -Be $script:holidayCalendar
+    }
+}
+
+Describe 'Connect-CalendarWatch' {
+    AfterAll {
+        Connect-CalendarWatch -Emulator $script:emulator.BaseUri
+    }
+
+    It 'returns the emulator connection without secrets' {
+        $info = Connect-CalendarWatch -Emulator $script:emulator.BaseUri -PassThru
+
+        $info.Kind | Should -Be 'Emulator'
+        $info.Endpoint | Should -Be $script:emulator.BaseUri
+    }
+
+    It 'accepts host:port for -Emulator' {
+        $info = Connect-CalendarWatch -Emulator ('127.0.0.1:{0}' -f $script:emulator.BaseUri.Port) -PassThru
+
+        $info.Endpoint.Port | Should -Be $script:emulator.BaseUri.Port
+    }
+
+    It 'never shows the access token' {
+        $secret = ConvertTo-SecureString -String 'ya29.secret-token-value' -AsPlainText -Force
+        $info = Connect-CalendarWatch -AccessToken $secret -PassThru -Verbose 4>&1
+
+        $text = ($info | Format-List * | Out-String) + ($info | ConvertTo-Json -Depth 3)
+        $text | Should -Not -Match 'secret-token-value'
+        @($info | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] })[0].Kind | Should -Be 'AccessToken'
+    }
+}
