@@ -56,6 +56,9 @@ function Invoke-Build {
     foreach ($framework in @('net472', 'net8.0')) {
         $binFolder = Join-Path -Path (Join-Path -Path $moduleOutput -ChildPath 'bin') -ChildPath $framework
         Invoke-DotNet -Arguments @('publish', $project, '--nologo', '-c', $Configuration, '-f', $framework, '-o', $binFolder)
+        # Get-Help looks for <assembly>.dll-Help.xml under the binary module's own folder; a copy there as well as
+        # at the module root keeps help working whichever folder PowerShell treats as the module base.
+        Copy-Item -LiteralPath (Join-Path -Path (Join-Path -Path $repositoryRoot -ChildPath 'module') -ChildPath 'en-US') -Destination $binFolder -Recurse
     }
 
     $moduleFolder = Join-Path -Path $repositoryRoot -ChildPath 'module'
