@@ -171,12 +171,12 @@ function Invoke-Demo {
         )
         Write-Host "Created $($channels.Count) channels."
 
-        $notifications = Wait-WebhookNotification -Receiver $receiver -Count $channels.Count
+        $notifications = @(Wait-WebhookNotification -Receiver $receiver -Count $channels.Count)
         Write-Host "Notifications the receiver got ($($notifications.Count)):"
         $notifications | Format-Table -Property ChannelId, MessageNumber, ResourceState, ResourceId, ChannelToken | Out-Host
 
         Write-Host 'Deliveries the emulator reports:'
-        Get-EmulatorDelivery -Emulator $emulator | Format-Table | Out-Host
+        @(Get-EmulatorDelivery -Emulator $emulator) | Format-Table -Property channelId, messageNumber, resourceState, statusCode, outcome | Out-Host
 
         $csv = Join-Path -Path $outputRoot -ChildPath 'demo-channels.csv'
         $channels | Export-Csv -LiteralPath $csv -NoTypeInformation

@@ -146,7 +146,7 @@ function New-EmulatorCalendar {
 }
 
 function Get-EmulatorChannel {
-    <# The channels the emulator holds, as an array (empty when there are none). #>
+    <# The channels the emulator holds (GET emulator/v1/channels), one by one; wrap the call in @(). #>
     param(
         [Parameter(Mandatory)][object]$Emulator
     )
@@ -156,7 +156,7 @@ function Get-EmulatorChannel {
 }
 
 function Get-EmulatorDelivery {
-    <# The notifications the emulator has delivered, as an array. #>
+    <# The notifications the emulator has sent (GET emulator/v1/deliveries), one by one; wrap the call in @(). #>
     param(
         [Parameter(Mandatory)][object]$Emulator
     )
@@ -166,21 +166,27 @@ function Get-EmulatorDelivery {
 }
 
 function ConvertTo-EmulatorArray {
-    # The admin API may answer a bare JSON array or an object wrapping it ({"channels": [...]} / {"items": [...]}).
+    # Writes the items of an admin API answer to the pipeline one by one (callers wrap the call in @()). The answer
+    # is a JSON array; an object wrapping one ({"channels": [...]} or {"items": [...]}) is accepted too.
     param(
         [AllowNull()][object]$Response,
         [Parameter(Mandatory)][string]$Property
     )
 
-    if ($null -eq $Response) { return , @() }
-    if ($Response -is [System.Array]) { return , @($Response) }
-    foreach ($name in @($Property, 'items')) {
-        if ($null -ne $Response.PSObject.Properties[$name]) {
-            return , @($Response.$name)
+    if ($null -eq $Response) { return }
+    foreach ($item in @($Response)) {
+        if ($null -eq $item) { continue }
+        $wrapped = $false
+        foreach ($name in @($Property, 'items')) {
+            if ($item -isnot [System.Array] -and $null -ne $item.PSObject.Properties[$name]) {
+                foreach ($inner in @($item.$name)) { $inner }
+                $wrapped = $true
+                break
+            }
         }
-    }
 
-    return , @($Response)
+        if (-not $wrapped) { $item }
+    }
 }
 
 function Start-WebhookReceiver {
@@ -247,7 +253,8 @@ function Wait-WebhookNotification {
         Start-Sleep -Milliseconds 100
     }
 
-    return , @($Receiver.Notifications.ToArray())
+    # One by one to the pipeline: callers wrap the call in @().
+    foreach ($notification in $Receiver.Notifications.ToArray()) { $notification }
 }
 
 function Stop-WebhookReceiver {
