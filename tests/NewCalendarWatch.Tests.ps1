@@ -206,7 +206,11 @@ Describe 'New-CalendarEventWatch' {
             $rows[$i].Resource | Should -Be 'Events'
             $rows[$i].Address | Should -Be $channels[$i].Address
             $rows[$i].EventTypes | Should -Be 'default,outOfOffice'
-            [DateTimeOffset]::Parse($rows[$i].Expiration, [cultureinfo]::InvariantCulture) | Should -Not -BeNullOrEmpty
+            $parsed = [DateTimeOffset]::MinValue
+            $parsedOk = [DateTimeOffset]::TryParse($rows[$i].Expiration, [cultureinfo]::InvariantCulture, [System.Globalization.DateTimeStyles]::None, [ref]$parsed) -or
+                [DateTimeOffset]::TryParse($rows[$i].Expiration, [ref]$parsed)
+            $parsedOk | Should -BeTrue
+            [Math]::Abs(($parsed - $channels[$i].Expiration).TotalSeconds) | Should -BeLessThan 1
         }
     }
 

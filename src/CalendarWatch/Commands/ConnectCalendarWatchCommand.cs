@@ -50,6 +50,13 @@ namespace CalendarWatch.Commands
                         "CalendarWatch.InvalidApiEndpoint", ErrorCategory.InvalidArgument, endpoint));
                 }
 
+                if (endpoint != null && endpoint.Scheme == Uri.UriSchemeHttp && !endpoint.IsLoopback)
+                {
+                    // A bearer token over plain http to another machine could be read on the way.
+                    ThrowTerminatingError(new ErrorRecord(new ArgumentException($"The API endpoint '{endpoint.OriginalString}' is plain http on another machine, which would send the access token unencrypted. Use https, or an http endpoint on loopback."),
+                        "CalendarWatch.InsecureApiEndpoint", ErrorCategory.SecurityError, endpoint));
+                }
+
                 var token = ToPlainText(AccessToken!);
                 if (string.IsNullOrWhiteSpace(token))
                 {
