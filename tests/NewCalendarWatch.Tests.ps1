@@ -281,6 +281,51 @@ Describe 'New-CalendarAclWatch' {
     }
 }
 
+Describe 'Connection resolution in a new PowerShell process' {
+    BeforeAll {
+        # A child pwsh: the connection Connect-CalendarWatch stores lives for the process, so only a new process
+        # shows what happens without it.
+        $script:pwsh = [System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName
+        $script:childScript = Join-Path -Path $TestDrive -ChildPath 'child.ps1'
+        Set-Content -LiteralPath $script:childScript -Encoding utf8 -Value @'
+param([string]$Manifest, [string]$CalendarId, [string]$Address)
+$ErrorActionPreference = 'Stop'
+Import-Module -Name $Manifest
+try {
+    $channel = New-CalendarEventWatch -CalendarId $CalendarId -Address $Address
+    [PSCustomObject]@{ Outcome = 'Channel'; Value = $channel.CalendarId } | ConvertTo-Json -Compress
+}
+catch {
+    [PSCustomObject]@{ Outcome = 'Error'; Value = $_.FullyQualifiedErrorId } | ConvertTo-Json -Compress
+}
+'@
+    }
+
+    It 'uses CALENDARWATCH_EMULATOR_HOST when Connect-CalendarWatch was not run' {
+        $calendar = New-TestCalendar
+        $env:CALENDARWATCH_EMULATOR_HOST = '127.0.0.1:{0}' -f $script:emulator.BaseUri.Port
+        try {
+            $text = & $script:pwsh -NoProfile -NonInteractive -File $script:childScript -Manifest $builtManifest -CalendarId $calendar -Address $script:address.AbsoluteUri
+        }
+        finally {
+            Remove-Item -Path Env:CALENDARWATCH_EMULATOR_HOST -ErrorAction SilentlyContinue
+        }
+
+        $result = ($text | Select-Object -Last 1) | ConvertFrom-Json
+        $result.Outcome | Should -Be 'Channel'
+        $result.Value | Should -Be $calendar
+    }
+
+    It 'stops with CalendarWatch.NotConnected when there is no connection at all' {
+        Remove-Item -Path Env:CALENDARWATCH_EMULATOR_HOST -ErrorAction SilentlyContinue
+        $text = & $script:pwsh -NoProfile -NonInteractive -File $script:childScript -Manifest $builtManifest -CalendarId 'nobody@example.com' -Address 'https://hooks.example.com/calendar'
+
+        $result = ($text | Select-Object -Last 1) | ConvertFrom-Json
+        $result.Outcome | Should -Be 'Error'
+        $result.Value | Should -BeLike 'CalendarWatch.NotConnected,*'
+    }
+}
+
 Describe 'Connect-CalendarWatch' {
     AfterAll {
         Connect-CalendarWatch -Emulator $script:emulator.BaseUri
