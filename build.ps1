@@ -90,16 +90,16 @@ function Invoke-Test {
         throw 'No tests/*.Tests.ps1 file found.'
     }
 
-    $configuration = New-PesterConfiguration
-    $configuration.Run.Path = @($testFiles | ForEach-Object { $_.FullName })
-    $configuration.Run.PassThru = $true
-    $configuration.Run.Exit = $false
+    $pesterConfiguration = New-PesterConfiguration
+    $pesterConfiguration.Run.Path = @($testFiles | ForEach-Object { $_.FullName })
+    $pesterConfiguration.Run.PassThru = $true
+    $pesterConfiguration.Run.Exit = $false
     # Pester's own summary is silenced so that exactly one "Tests Passed:" line reaches .ci/run.
-    $configuration.Output.Verbosity = 'None'
-    $configuration.TestResult.Enabled = $true
-    $configuration.TestResult.OutputPath = Join-Path -Path $outputRoot -ChildPath 'pester-results.xml'
+    $pesterConfiguration.Output.Verbosity = 'None'
+    $pesterConfiguration.TestResult.Enabled = $true
+    $pesterConfiguration.TestResult.OutputPath = Join-Path -Path $outputRoot -ChildPath 'pester-results.xml'
 
-    $result = Invoke-Pester -Configuration $configuration
+    $result = Invoke-Pester -Configuration $pesterConfiguration
     foreach ($test in @($result.Tests)) {
         if ($test.Result -eq 'Passed') {
             Write-Host "  [+] $($test.ExpandedPath)"

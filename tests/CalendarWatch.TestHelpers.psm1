@@ -32,6 +32,25 @@ function Get-EmulatorAssemblyPath {
     return $path
 }
 
+function Read-SharedTextLine {
+    # The lines of a file another process is still writing (opened with FileShare.ReadWrite, so Windows allows it).
+    param(
+        [Parameter(Mandatory)][string]$Path
+    )
+
+    if (-not (Test-Path -LiteralPath $Path)) { return }
+    $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::ReadWrite)
+    try {
+        $reader = [System.IO.StreamReader]::new($stream)
+        while ($null -ne ($line = $reader.ReadLine())) {
+            $line
+        }
+    }
+    finally {
+        $stream.Dispose()
+    }
+}
+
 function Start-CalendarEmulator {
     <#
     .SYNOPSIS
@@ -50,7 +69,8 @@ function Start-CalendarEmulator {
     $stdout = Join-Path -Path $logFolder -ChildPath 'stdout.log'
     $stderr = Join-Path -Path $logFolder -ChildPath 'stderr.log'
 
-    $process = Start-Process -FilePath 'dotnet' -ArgumentList @($dll, '--port', "$port", '--no-auth', '--allow-http') `
+    # Start-Process joins the arguments with spaces: quote the path, which may contain spaces.
+    $process = Start-Process -FilePath 'dotnet' -ArgumentList @("`"$dll`"", '--port', "$port", '--no-auth', '--allow-http') `
         -RedirectStandardOutput $stdout -RedirectStandardError $stderr -PassThru -NoNewWindow
 
     # Wait for the emulator to say where it listens (a readiness check, bounded by $Timeout).
@@ -58,7 +78,7 @@ function Start-CalendarEmulator {
     $baseUri = $null
     while ($null -eq $baseUri) {
         if ($process.HasExited) {
-            $errorText = if (Test-Path -LiteralPath $stderr) { Get-Content -LiteralPath $stderr -Raw } else { '' }
+            $errorText = @(Read-SharedTextLine -Path $stderr) -join [Environment]::NewLine
             throw "The emulator exited with code $($process.ExitCode) before listening. $errorText"
         }
 
@@ -67,7 +87,7 @@ function Start-CalendarEmulator {
             throw "The emulator did not print 'Listening on' within $Timeout (log: $stdout)."
         }
 
-        $lines = @(if (Test-Path -LiteralPath $stdout) { Get-Content -LiteralPath $stdout })
+        $lines = @(Read-SharedTextLine -Path $stdout)
         foreach ($line in $lines) {
             if ($line -match 'Listening on\s+(?<uri>https?://\S+)') {
                 $uriText = $Matches['uri'].TrimEnd('.', ',')
