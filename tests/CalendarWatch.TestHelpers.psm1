@@ -55,7 +55,7 @@ function Start-CalendarEmulator {
     <#
     .SYNOPSIS
     Starts the emulator (no auth, http addresses allowed) on a free loopback port and waits for its "Listening on" line.
-    Returns an object with Process, BaseUri (ending in /), Port and the log paths.
+    Returns an object with Process, BaseUri (ending in /), Port and LogFolder.
     #>
     param(
         [Parameter(Mandatory)][string]$RepositoryRoot,
@@ -63,14 +63,14 @@ function Start-CalendarEmulator {
     )
 
     $dll = Get-EmulatorAssemblyPath -RepositoryRoot $RepositoryRoot
-    $port = Get-FreeTcpPort
     $logFolder = Join-Path -Path ([System.IO.Path]::GetTempPath()) -ChildPath ('CalendarWatch.Emulator.' + [guid]::NewGuid().ToString('N'))
     $null = New-Item -ItemType Directory -Path $logFolder
     $stdout = Join-Path -Path $logFolder -ChildPath 'stdout.log'
     $stderr = Join-Path -Path $logFolder -ChildPath 'stderr.log'
 
+    # --port 0: the emulator picks a free port and prints it, so no other process can take it in between.
     # Start-Process joins the arguments with spaces: quote the path, which may contain spaces.
-    $process = Start-Process -FilePath 'dotnet' -ArgumentList @("`"$dll`"", '--port', "$port", '--no-auth', '--allow-http') `
+    $process = Start-Process -FilePath 'dotnet' -ArgumentList @("`"$dll`"", '--port', '0', '--no-auth', '--allow-http') `
         -RedirectStandardOutput $stdout -RedirectStandardError $stderr -PassThru -NoNewWindow
 
     # Wait for the emulator to say where it listens (a readiness check, bounded by $Timeout).
@@ -95,10 +95,6 @@ function Start-CalendarEmulator {
                 $baseUri = [Uri]$uriText
                 break
             }
-            elseif ($line -match 'Listening on') {
-                $baseUri = [Uri]"http://127.0.0.1:$port/"
-                break
-            }
         }
 
         if ($null -eq $baseUri) {
@@ -109,7 +105,7 @@ function Start-CalendarEmulator {
     [PSCustomObject]@{
         Process   = $process
         BaseUri   = $baseUri
-        Port      = $port
+        Port      = $baseUri.Port
         LogFolder = $logFolder
     }
 }
