@@ -82,6 +82,12 @@ namespace CalendarWatch
             {
                 CompleteOldest();
             }
+
+            // Anything posted after the last item was written (a late -Verbose line) still reaches the user.
+            while (_posted.TryTake(out var action))
+            {
+                action();
+            }
         }
 
         protected override void StopProcessing()
@@ -100,31 +106,6 @@ namespace CalendarWatch
 
         /// <summary>Queues a warning from any thread; it is written on the pipeline thread.</summary>
         protected void PostWarning(string message) => Post(() => WriteWarning(message));
-
-        /// <summary>Maps the engine's failure kinds onto PowerShell's error categories.</summary>
-        public static ErrorCategory CategoryFor(FailureKind kind)
-        {
-            switch (kind)
-            {
-                case FailureKind.InvalidArgument: return ErrorCategory.InvalidArgument;
-                case FailureKind.ObjectNotFound: return ErrorCategory.ObjectNotFound;
-                case FailureKind.PermissionDenied: return ErrorCategory.PermissionDenied;
-                case FailureKind.AuthenticationError: return ErrorCategory.AuthenticationError;
-                case FailureKind.LimitsExceeded: return ErrorCategory.LimitsExceeded;
-                case FailureKind.ResourceUnavailable: return ErrorCategory.ResourceUnavailable;
-                case FailureKind.NotSupported: return ErrorCategory.InvalidOperation;
-                case FailureKind.ResourceExists: return ErrorCategory.ResourceExists;
-                case FailureKind.ConnectionError: return ErrorCategory.ConnectionError;
-                case FailureKind.OperationTimeout: return ErrorCategory.OperationTimeout;
-                case FailureKind.OperationStopped: return ErrorCategory.OperationStopped;
-                case FailureKind.InvalidResult: return ErrorCategory.InvalidResult;
-                default: return ErrorCategory.NotSpecified;
-            }
-        }
-
-        /// <summary>One ErrorRecord for one failed item: ErrorId, category, target and message from the exception.</summary>
-        public static ErrorRecord ToErrorRecord(CalendarWatchException exception, object? target)
-            => new ErrorRecord(exception, exception.ErrorId, CategoryFor(exception.Kind), (object?)exception.CalendarId ?? target);
 
         public void Dispose()
         {
@@ -222,7 +203,7 @@ namespace CalendarWatch
             switch (exception)
             {
                 case CalendarWatchException calendarError:
-                    WriteError(ToErrorRecord(calendarError, TargetOf(item.Request)));
+                    WriteError(ErrorRecords.From(calendarError, TargetOf(item.Request)));
                     break;
                 case ArgumentException argumentError:
                     WriteError(new ErrorRecord(argumentError, "CalendarWatch.InvalidArgument", ErrorCategory.InvalidArgument, TargetOf(item.Request)));
@@ -244,7 +225,7 @@ namespace CalendarWatch
                 }
                 catch (CalendarWatchException ex)
                 {
-                    ThrowTerminatingError(ToErrorRecord(ex, null));
+                    ThrowTerminatingError(ErrorRecords.From(ex, null));
                 }
                 catch (ArgumentException ex)
                 {

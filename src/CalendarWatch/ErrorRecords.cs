@@ -1,0 +1,38 @@
+using System.Management.Automation;
+using CalendarWatch.Engine;
+
+namespace CalendarWatch
+{
+    /// <summary>How an engine failure becomes a PowerShell error record: one place for every cmdlet.</summary>
+    internal static class ErrorRecords
+    {
+        /// <summary>Maps the engine's failure kinds onto PowerShell's error categories.</summary>
+        public static ErrorCategory CategoryFor(FailureKind kind)
+        {
+            switch (kind)
+            {
+                case FailureKind.InvalidArgument: return ErrorCategory.InvalidArgument;
+                case FailureKind.ObjectNotFound: return ErrorCategory.ObjectNotFound;
+                case FailureKind.PermissionDenied: return ErrorCategory.PermissionDenied;
+                case FailureKind.AuthenticationError: return ErrorCategory.AuthenticationError;
+                case FailureKind.LimitsExceeded: return ErrorCategory.LimitsExceeded;
+                case FailureKind.ResourceUnavailable: return ErrorCategory.ResourceUnavailable;
+                // "This calendar cannot be watched": the operation is invalid for this target.
+                case FailureKind.NotSupported: return ErrorCategory.InvalidOperation;
+                case FailureKind.ResourceExists: return ErrorCategory.ResourceExists;
+                case FailureKind.ConnectionError: return ErrorCategory.ConnectionError;
+                case FailureKind.OperationTimeout: return ErrorCategory.OperationTimeout;
+                case FailureKind.OperationStopped: return ErrorCategory.OperationStopped;
+                case FailureKind.InvalidResult: return ErrorCategory.InvalidResult;
+                default: return ErrorCategory.NotSpecified;
+            }
+        }
+
+        /// <summary>
+        /// One record for one failed item: ErrorId from the exception (naming Google's reason), the category for its
+        /// kind, the calendar id as target, and the exception's message (which never holds a token).
+        /// </summary>
+        public static ErrorRecord From(CalendarWatchException exception, object? target)
+            => new ErrorRecord(exception, exception.ErrorId, CategoryFor(exception.Kind), (object?)exception.CalendarId ?? target);
+    }
+}
