@@ -146,7 +146,7 @@ namespace CalendarWatch.Tests.Engine
             var channel = await _client.WatchAsync(new WatchRequest { CalendarId = "primary", ChannelId = "p1", Address = Receiver });
 
             Assert.Equal("primary", channel.CalendarId);
-            Assert.Single(_emulator.Channels);
+            Assert.Equal(Owner, Assert.Single(_emulator.Channels).CalendarId);
         }
 
         [Fact]
@@ -262,7 +262,7 @@ namespace CalendarWatch.Tests.Engine
             Assert.Equal("CalendarWatch.InvalidTtl", ttl.ErrorId);
             Assert.All(new[] { tooLong, badToken, ftp, ttl }, e => Assert.Equal(FailureKind.InvalidArgument, e.Kind));
             Assert.Empty(_emulator.Channels);
-            Assert.Equal(0, _emulator.Stats.RequestsFor("calendar.events.watch"));
+            Assert.False(_emulator.Stats.RequestsByMethod.ContainsKey("calendar.events.watch"));
         }
 
         [Fact]
