@@ -25,6 +25,7 @@ namespace CalendarWatch.Tests.Emulator
             using (var delete = await h.SendAsync(HttpMethod.Delete, "calendars/" + EmulatorHarness.Segment(Alice) + "/events/" + (string)ev["id"]!, null, h.AliceToken))
                 Assert.Equal(System.Net.HttpStatusCode.NoContent, delete.StatusCode);
             Assert.True(await h.Receiver.WaitForAsync(n => n.Count == 4, Wait));
+            Assert.True(await h.Emulator.WaitForDeliveriesAsync(d => d.Count == 4 && d.All(x => x.Outcome == "delivered"), Wait));
 
             var received = h.Receiver.ForChannel("n-1");
             Assert.Equal(new[] { "sync", "exists", "exists", "exists" }, received.Select(n => n.ResourceState).ToArray());
