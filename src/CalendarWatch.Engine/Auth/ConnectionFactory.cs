@@ -1,0 +1,164 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Google.Apis.Auth.OAuth2;
+using Google.Apis.Util;
+
+namespace CalendarWatch.Engine.Auth
+{
+    /// <summary>
+    /// Builds <see cref="CalendarConnection"/>s for each way of connecting, so that Connect-CalendarWatch stays a thin
+    /// parameter mapping. Every failure is a <see cref="CalendarWatchException"/> whose message names the fix.
+    /// </summary>
+    public static class ConnectionFactory
+    {
+        /// <summary>
+        /// <c>Connect-CalendarWatch -KeyFile</c>: a service-account JSON key, loaded as a service account only (any
+        /// other <c>type</c> is refused before any network call). Token requests go to the key's <c>token_uri</c>;
+        /// API calls go to <paramref name="apiEndpoint"/> (Google's when null).
+        /// </summary>
+        /// <param name="subject">The user to impersonate by default (domain-wide delegation); null = the service account itself.</param>
+        /// <param name="scopes">Scopes for every call (short names like <c>calendar.readonly</c> are completed); null = narrowest per method.</param>
+        public static CalendarConnection ConnectServiceAccount(string keyFilePath, string? subject, IReadOnlyList<string>? scopes, Uri? apiEndpoint)
+            => ConnectServiceAccount(ServiceAccountKey.Load(keyFilePath), subject, scopes, apiEndpoint, clock: null);
+
+        /// <summary>
+        /// The same from a loaded key. <paramref name="clock"/> is the clock Google.Apis.Auth signs and expires tokens
+        /// by (null = the system clock); tests pass one they control.
+        /// </summary>
+        public static CalendarConnection ConnectServiceAccount(ServiceAccountKey key, string? subject, IReadOnlyList<string>? scopes, Uri? apiEndpoint, IClock? clock = null)
+        {
+            if (key is null) throw new ArgumentNullException(nameof(key));
+            var defaultSubject = GoogleTokenSource.NormalizeSubject(subject);
+            var scopeOverride = NormalizeScopeOverride(scopes);
+            return new CalendarConnection(ConnectionKind.ServiceAccount, apiEndpoint ?? CalendarConnection.GoogleApiEndpoint, CreateServiceAccountTokenSource(key, clock), defaultSubject, scopeOverride);
+        }
+
+        /// <summary>A token source for a service account key: one credential per (subject, scope set).</summary>
+        public static GoogleTokenSource CreateServiceAccountTokenSource(ServiceAccountKey key, IClock? clock = null)
+        {
+            if (key is null) throw new ArgumentNullException(nameof(key));
+            return new GoogleTokenSource(
+                (subject, scopes) => key.CreateCredential(subject, scopes, clock),
+                account: key.ClientEmail,
+                clientId: key.ClientId,
+                supportsSubject: true,
+                description: $"service account {key.ClientEmail} (token endpoint {key.TokenUri.GetLeftPart(UriPartial.Path)})");
+        }
+
+        /// <summary>
+        /// <c>Connect-CalendarWatch -ApplicationDefault</c>: <c>GOOGLE_APPLICATION_CREDENTIALS</c>, the gcloud ADC file
+        /// (a user's refresh token; the user chose it) or the metadata server, through
+        /// <see cref="GoogleCredential.GetApplicationDefault"/>.
+        /// </summary>
+        public static CalendarConnection ConnectApplicationDefault(string? subject, IReadOnlyList<string>? scopes, Uri? apiEndpoint)
+        {
+            GoogleCredential credential;
+            try
+            {
+                credential = GoogleCredential.GetApplicationDefault();
+            }
+            catch (Exception ex) when (ex is InvalidOperationException || ex is System.IO.IOException || ex is UnauthorizedAccessException)
+            {
+                throw new CalendarWatchException("CalendarWatch.NoApplicationDefaultCredentials", FailureKind.AuthenticationError,
+                    "No usable Application Default Credentials: set GOOGLE_APPLICATION_CREDENTIALS to a service account key, run 'gcloud auth application-default login', or run on Google Cloud; " +
+                    "or connect with Connect-CalendarWatch -KeyFile, -AccessToken or -Emulator. (" + ex.Message + ")", ex);
+            }
+
+            return ConnectCredential(credential, ConnectionKind.ApplicationDefault, subject, scopes, apiEndpoint);
+        }
+
+        /// <summary>
+        /// A connection over any Google.Apis.Auth credential the caller obtained deliberately (ADC, a user login).
+        /// A subject requires a service account credential.
+        /// </summary>
+        public static CalendarConnection ConnectCredential(GoogleCredential credential, ConnectionKind kind, string? subject, IReadOnlyList<string>? scopes, Uri? apiEndpoint)
+        {
+            if (credential is null) throw new ArgumentNullException(nameof(credential));
+            var defaultSubject = GoogleTokenSource.NormalizeSubject(subject);
+            var scopeOverride = NormalizeScopeOverride(scopes);
+            var tokenSource = CreateTokenSource(credential);
+            if (defaultSubject != null && !(credential.UnderlyingCredential is ServiceAccountCredential))
+            {
+                throw new CalendarWatchException("CalendarWatch.SubjectNotSupported", FailureKind.InvalidArgument,
+                    $"-Subject '{defaultSubject}' needs a service account with domain-wide delegation, but these credentials are {tokenSource.Account ?? "not a service account"}. Leave -Subject out, or connect with -KeyFile.")
+                { Subject = defaultSubject };
+            }
+
+            return new CalendarConnection(kind, apiEndpoint ?? CalendarConnection.GoogleApiEndpoint, tokenSource, defaultSubject, scopeOverride);
+        }
+
+        /// <summary>A token source over a <see cref="GoogleCredential"/>: per key, CreateWithUser(subject).CreateScoped(scopes).</summary>
+        public static GoogleTokenSource CreateTokenSource(GoogleCredential credential)
+        {
+            if (credential is null) throw new ArgumentNullException(nameof(credential));
+            var underlying = credential.UnderlyingCredential;
+            string account;
+            string? clientId = null;
+            var isServiceAccount = false;
+            switch (underlying)
+            {
+                case ServiceAccountCredential serviceAccount:
+                    account = serviceAccount.Id;
+                    isServiceAccount = true;
+                    break;
+                case UserCredential user:
+                    clientId = user.Flow is Google.Apis.Auth.OAuth2.Flows.AuthorizationCodeFlow flow ? flow.ClientSecrets?.ClientId : null;
+                    account = "user credentials (gcloud auth application-default login)";
+                    break;
+                case ComputeCredential _:
+                    account = "the metadata server's service account";
+                    break;
+                default:
+                    account = underlying?.GetType().Name ?? "application default credentials";
+                    break;
+            }
+
+            return new GoogleTokenSource(
+                (subject, scopes) =>
+                {
+                    var forKey = subject is null ? credential : credential.CreateWithUser(subject);
+                    return forKey.CreateScoped(scopes);
+                },
+                account,
+                clientId,
+                supportsSubject: isServiceAccount,
+                description: account);
+        }
+
+        /// <summary>
+        /// What a watch cmdlet uses when no connection was made: the emulator named by
+        /// <c>CALENDARWATCH_EMULATOR_HOST</c>, else Application Default Credentials against Google.
+        /// <paramref name="description"/> says which, for -Verbose.
+        /// </summary>
+        public static CalendarConnection ConnectDefault(out string description)
+        {
+            var emulator = CalendarConnection.FromEnvironment();
+            if (emulator != null)
+            {
+                description = $"No connection was made: using the emulator at {emulator.ApiEndpoint} ({CalendarConnection.EmulatorHostVariable}).";
+                return emulator;
+            }
+
+            var connection = ConnectApplicationDefault(null, null, null);
+            description = $"No connection was made and {CalendarConnection.EmulatorHostVariable} is not set: using Application Default Credentials ({connection.Account}). Run Connect-CalendarWatch to choose.";
+            return connection;
+        }
+
+        /// <summary>Scopes given on Connect: completed, distinct, sorted; null or empty = narrowest per method.</summary>
+        public static IReadOnlyList<string>? NormalizeScopeOverride(IReadOnlyList<string>? scopes)
+        {
+            var normalized = ScopeList.Normalize(scopes);
+            foreach (var scope in normalized)
+            {
+                if (!Uri.TryCreate(scope, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttps || scope.Any(char.IsWhiteSpace))
+                {
+                    throw new CalendarWatchException("CalendarWatch.InvalidScope", FailureKind.InvalidArgument,
+                        $"The scope '{scope}' is not an OAuth scope URL. Give e.g. {Scopes.EventsReadonly} or the short form calendar.events.readonly.");
+                }
+            }
+
+            return normalized.Count == 0 ? null : normalized;
+        }
+    }
+}
