@@ -70,7 +70,7 @@ namespace CalendarWatch.Engine.Auth
             if (subject != null && !_supportsSubject)
             {
                 throw new CalendarWatchException("CalendarWatch.SubjectNotSupported", FailureKind.InvalidArgument,
-                    $"Subject '{subject}' cannot be impersonated with {_description}: only a service account with domain-wide delegation can act as another user. Connect with -KeyFile (a service account key), or leave -Subject out.")
+                    $"Subject '{subject}' cannot be impersonated with {Account ?? _description}: only a service account with domain-wide delegation can act as another user. Connect with -KeyFile (a service account key), or leave -Subject out.")
                 { Subject = subject };
             }
 
@@ -106,7 +106,7 @@ namespace CalendarWatch.Engine.Auth
             {
                 // A failed credential (creation or fetch) is not kept: the next call for this key starts afresh.
                 ((ICollection<KeyValuePair<string, Entry>>)_entries).Remove(new KeyValuePair<string, Entry>(key, entry));
-                throw AuthErrors.FromTokenFailure(ex, _description, _clientId, subject, scopeSet, isServiceAccount: _supportsSubject);
+                throw AuthErrors.FromTokenFailure(ex, Account ?? _description, _clientId, subject, scopeSet, isServiceAccount: _supportsSubject);
             }
         }
 
@@ -172,7 +172,7 @@ namespace CalendarWatch.Engine.Auth
             return await task.ConfigureAwait(false);
         }
 
-        private string Who(string? subject) => subject is null ? _description : $"{subject} (through {_description})";
+        private string Who(string? subject) => subject is null ? Account ?? _description : $"{subject} (through {Account ?? _description})";
 
         internal static string? NormalizeSubject(string? subject)
         {
