@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.IO;
 using System.Linq;
 using Google.Apis.Auth.OAuth2;
 using Google.Apis.Util;
@@ -52,20 +53,104 @@ namespace CalendarWatch.Engine.Auth
         /// <see cref="GoogleCredential.GetApplicationDefault"/>.
         /// </summary>
         public static CalendarConnection ConnectApplicationDefault(string? subject, IReadOnlyList<string>? scopes, Uri? apiEndpoint)
+            => ConnectCredential(LoadApplicationDefault(), ConnectionKind.ApplicationDefault, subject, scopes, apiEndpoint);
+
+        /// <summary>The variable naming an ADC file (Google's convention).</summary>
+        public const string CredentialsVariable = "GOOGLE_APPLICATION_CREDENTIALS";
+
+        /// <summary>
+        /// Application Default Credentials, looked up afresh on every call (Google.Apis.Auth's own lookup caches its
+        /// first answer, even a failure, for the life of the process — a PowerShell session): the file named by
+        /// GOOGLE_APPLICATION_CREDENTIALS, else gcloud's application_default_credentials.json, else the metadata server.
+        /// A file of any credential type is accepted here, because the user chose ADC.
+        /// </summary>
+        public static GoogleCredential LoadApplicationDefault()
         {
-            GoogleCredential credential;
-            try
+            var named = Environment.GetEnvironmentVariable(CredentialsVariable);
+            if (!string.IsNullOrWhiteSpace(named))
             {
-                credential = GoogleCredential.GetApplicationDefault();
-            }
-            catch (Exception ex) when (ex is InvalidOperationException || ex is System.IO.IOException || ex is UnauthorizedAccessException)
-            {
-                throw new CalendarWatchException("CalendarWatch.NoApplicationDefaultCredentials", FailureKind.AuthenticationError,
-                    "No usable Application Default Credentials: set GOOGLE_APPLICATION_CREDENTIALS to a service account key, run 'gcloud auth application-default login', or run on Google Cloud; " +
-                    "or connect with Connect-CalendarWatch -KeyFile, -AccessToken or -Emulator. (" + ex.Message + ")", ex);
+                return LoadAdcFile(named!, $"the file named by {CredentialsVariable}");
             }
 
-            return ConnectCredential(credential, ConnectionKind.ApplicationDefault, subject, scopes, apiEndpoint);
+            var wellKnown = GcloudAdcFile();
+            if (wellKnown != null && File.Exists(wellKnown))
+            {
+                return LoadAdcFile(wellKnown, "gcloud's application default credentials file");
+            }
+
+            try
+            {
+                // Only the metadata server is left; the library checks for it (and caches that answer).
+                return GoogleCredential.GetApplicationDefaultAsync().GetAwaiter().GetResult();
+            }
+            catch (InvalidOperationException ex)
+            {
+                throw new CalendarWatchException("CalendarWatch.NoApplicationDefaultCredentials", FailureKind.AuthenticationError,
+                    $"No Application Default Credentials were found: {CredentialsVariable} is not set, there is no {wellKnown ?? "gcloud application_default_credentials.json"}, and this is not a Google Cloud machine. " +
+                    "Run 'gcloud auth application-default login', or set GOOGLE_APPLICATION_CREDENTIALS to a service account key, or connect with Connect-CalendarWatch -KeyFile, -AccessToken or -Emulator.", ex);
+            }
+        }
+
+        private static GoogleCredential LoadAdcFile(string path, string what)
+        {
+            string json;
+            try
+            {
+                json = File.ReadAllText(path);
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException || ex is ArgumentException || ex is NotSupportedException)
+            {
+                throw new CalendarWatchException("CalendarWatch.NoApplicationDefaultCredentials", FailureKind.AuthenticationError,
+                    $"Application Default Credentials: {what}, '{path}', cannot be read ({ex.GetType().Name}: {ex.Message}). Fix or unset {CredentialsVariable}, or run 'gcloud auth application-default login'.");
+            }
+
+            string? type = null;
+            try
+            {
+                using var document = System.Text.Json.JsonDocument.Parse(json);
+                if (document.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object &&
+                    document.RootElement.TryGetProperty("type", out var value) && value.ValueKind == System.Text.Json.JsonValueKind.String)
+                {
+                    type = value.GetString();
+                }
+            }
+            catch (System.Text.Json.JsonException ex)
+            {
+                throw new CalendarWatchException("CalendarWatch.NoApplicationDefaultCredentials", FailureKind.AuthenticationError,
+                    $"Application Default Credentials: {what}, '{path}', is not valid JSON (line {(ex.LineNumber ?? 0) + 1}). Fix or unset {CredentialsVariable}, or run 'gcloud auth application-default login'.");
+            }
+
+            if (string.IsNullOrEmpty(type))
+            {
+                throw new CalendarWatchException("CalendarWatch.NoApplicationDefaultCredentials", FailureKind.AuthenticationError,
+                    $"Application Default Credentials: {what}, '{path}', has no \"type\". Give a service account key or run 'gcloud auth application-default login'.");
+            }
+
+            try
+            {
+                return CredentialFactory.FromJson(json, type!);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException || ex is ArgumentException || ex is FormatException || ex is System.Security.Cryptography.CryptographicException)
+            {
+                // The library's message names the problem, not the content; no inner exception, which could.
+                throw new CalendarWatchException("CalendarWatch.NoApplicationDefaultCredentials", FailureKind.AuthenticationError,
+                    $"Application Default Credentials: {what}, '{path}' (type '{type}'), cannot be used: {ex.GetType().Name}. Check the file, or run 'gcloud auth application-default login'.");
+            }
+        }
+
+        /// <summary>Where 'gcloud auth application-default login' writes its file (CLOUDSDK_CONFIG overrides the folder).</summary>
+        private static string? GcloudAdcFile()
+        {
+            var folder = Environment.GetEnvironmentVariable("CLOUDSDK_CONFIG");
+            if (string.IsNullOrWhiteSpace(folder))
+            {
+                var isWindows = Path.DirectorySeparatorChar == '\\';
+                var root = isWindows ? Environment.GetFolderPath(Environment.SpecialFolder.ApplicationData) : Environment.GetEnvironmentVariable("HOME");
+                if (string.IsNullOrEmpty(root)) return null;
+                folder = isWindows ? Path.Combine(root, "gcloud") : Path.Combine(root, ".config", "gcloud");
+            }
+
+            return Path.Combine(folder, "application_default_credentials.json");
         }
 
         /// <summary>
