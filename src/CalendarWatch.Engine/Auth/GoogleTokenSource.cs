@@ -18,7 +18,9 @@ namespace CalendarWatch.Engine.Auth
     /// <para>
     /// <c>forceRefresh</c> (the API answered 401) replaces that key's credential object, so the next token is fetched
     /// anew. Forced refreshes that arrive together (a burst of 401s for one expired token) share the replacement: a
-    /// replacement made by a forced refresh less than <see cref="ForcedRefreshCoalescing"/> ago is reused.
+    /// replacement made by a forced refresh less than <see cref="ForcedRefreshCoalescing"/> ago is reused. (The
+    /// interface does not say which token was refused, so time is the tie-breaker; a token refused within seconds of
+    /// being issued is revoked, and a second refresh would not help.)
     /// </para>
     /// Never exposes a token, a refresh token or a key through <see cref="Account"/>, <see cref="ToString"/> or an
     /// exception message.
@@ -26,7 +28,7 @@ namespace CalendarWatch.Engine.Auth
     public sealed class GoogleTokenSource : IAccessTokenSource
     {
         /// <summary>How long a credential made by a forced refresh serves other forced refreshes of the same key.</summary>
-        public static readonly TimeSpan ForcedRefreshCoalescing = TimeSpan.FromSeconds(2);
+        public static readonly TimeSpan ForcedRefreshCoalescing = TimeSpan.FromSeconds(10);
 
         private readonly Func<string?, IReadOnlyList<string>, ITokenAccess> _createCredential;
         private readonly ConcurrentDictionary<string, Entry> _entries = new ConcurrentDictionary<string, Entry>(StringComparer.Ordinal);
