@@ -32,7 +32,7 @@ namespace CalendarWatch.Engine.Auth
             if (key is null) throw new ArgumentNullException(nameof(key));
             var defaultSubject = GoogleTokenSource.NormalizeSubject(subject);
             var scopeOverride = NormalizeScopeOverride(scopes);
-            return new CalendarConnection(ConnectionKind.ServiceAccount, apiEndpoint ?? CalendarConnection.GoogleApiEndpoint, CreateServiceAccountTokenSource(key, clock), defaultSubject, scopeOverride);
+            return new CalendarConnection(ConnectionKind.ServiceAccount, ValidateApiEndpoint(apiEndpoint), CreateServiceAccountTokenSource(key, clock), defaultSubject, scopeOverride);
         }
 
         /// <summary>A token source for a service account key: one credential per (subject, scope set).</summary>
@@ -170,7 +170,7 @@ namespace CalendarWatch.Engine.Auth
                 { Subject = defaultSubject };
             }
 
-            return new CalendarConnection(kind, apiEndpoint ?? CalendarConnection.GoogleApiEndpoint, tokenSource, defaultSubject, scopeOverride);
+            return new CalendarConnection(kind, ValidateApiEndpoint(apiEndpoint), tokenSource, defaultSubject, scopeOverride);
         }
 
         /// <summary>A token source over a <see cref="GoogleCredential"/>: per key, CreateWithUser(subject).CreateScoped(scopes).</summary>
@@ -228,6 +228,28 @@ namespace CalendarWatch.Engine.Auth
             var connection = ConnectApplicationDefault(null, null, null);
             description = $"No connection was made and {CalendarConnection.EmulatorHostVariable} is not set: using Application Default Credentials ({connection.Account}). Run Connect-CalendarWatch to choose.";
             return connection;
+        }
+
+        /// <summary>
+        /// The API root for a connection that sends tokens: Google's when null; otherwise absolute https, or http on
+        /// loopback only (a bearer token over plain http to another machine could be read on the way).
+        /// </summary>
+        public static Uri ValidateApiEndpoint(Uri? apiEndpoint)
+        {
+            if (apiEndpoint is null) return CalendarConnection.GoogleApiEndpoint;
+            if (!apiEndpoint.IsAbsoluteUri || (apiEndpoint.Scheme != Uri.UriSchemeHttps && apiEndpoint.Scheme != Uri.UriSchemeHttp))
+            {
+                throw new CalendarWatchException("CalendarWatch.InvalidApiEndpoint", FailureKind.InvalidArgument,
+                    $"The API endpoint '{apiEndpoint.OriginalString}' is not an absolute http(s) URL. Give a root such as {CalendarConnection.GoogleApiEndpoint}.");
+            }
+
+            if (apiEndpoint.Scheme == Uri.UriSchemeHttp && !apiEndpoint.IsLoopback)
+            {
+                throw new CalendarWatchException("CalendarWatch.InsecureApiEndpoint", FailureKind.PermissionDenied,
+                    $"The API endpoint '{apiEndpoint.OriginalString}' is plain http on another machine, which would send access tokens unencrypted. Use https, or an http endpoint on loopback.");
+            }
+
+            return apiEndpoint;
         }
 
         /// <summary>Scopes given on Connect: completed, distinct, sorted; null or empty = narrowest per method.</summary>

@@ -170,6 +170,17 @@ namespace CalendarWatch.Tests.Auth
             Assert.Equal("CalendarWatch.InvalidScope", error.ErrorId);
         }
 
+        [Theory]
+        [InlineData("http://proxy.example.com/", "CalendarWatch.InsecureApiEndpoint")]
+        [InlineData("ftp://127.0.0.1/", "CalendarWatch.InvalidApiEndpoint")]
+        public void AnApiEndpointThatWouldExposeTokensIsRefused(string endpoint, string errorId)
+        {
+            using var account = new TestServiceAccount("http://127.0.0.1:9/token");
+            var error = Assert.Throws<CalendarWatchException>(() => ConnectionFactory.ConnectServiceAccount(account.WriteKeyFile(), null, null, new Uri(endpoint)));
+            Assert.Equal(errorId, error.ErrorId);
+            Assert.Contains(endpoint, error.Message);
+        }
+
         internal static void AssertNoKeyMaterial(TestServiceAccount account, params string[] texts)
         {
             foreach (var text in texts)
