@@ -55,8 +55,10 @@ namespace CalendarWatch.Tests.Auth
             Assert.True(seen.CreatedByServiceAccount);
             Assert.Equal(channel.ResourceId, seen.ResourceId);
             Assert.Equal(Alice, channel.Subject);
-            // scope: only calendar.events.readonly was granted, so a wider scope would have been refused (unauthorized_client).
-            Assert.Equal(ConnectionKind.ServiceAccount, connection.Kind);
+            // scope: only calendar.events.readonly was granted (any other scope in the JWT is unauthorized_client), and
+            // the API accepted the token for events.watch: the JWT asked for exactly calendar.events.readonly.
+            Assert.Equal(new[] { Scopes.EventsReadonly }, Scopes.ForWatch(WatchResource.Events));
+            Assert.Equal(1, _emulator.Stats.RequestsByMethod["calendar.events.watch"]);
         }
 
         [Fact]
