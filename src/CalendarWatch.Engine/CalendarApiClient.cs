@@ -100,6 +100,7 @@ namespace CalendarWatch.Engine
                 ex.CalendarId ??= CalendarIdFor(request);
                 ex.ChannelId ??= request.ChannelId;
                 ex.Subject ??= subject;
+                if (ex is CalendarApiException { Reason: "insufficientPermissions" } api) throw Auth.AuthErrors.InsufficientPermissions(api, Auth.MethodScopes.WatchMethod(request.Resource), scopes, Auth.MethodScopes.ForWatch(request.Resource));
                 throw;
             }
         }
@@ -121,6 +122,7 @@ namespace CalendarWatch.Engine
                 ex.CalendarId ??= request.CalendarId;
                 ex.ChannelId ??= request.ChannelId;
                 ex.Subject ??= subject;
+                if (ex is CalendarApiException { Reason: "insufficientPermissions" } api) throw Auth.AuthErrors.InsufficientPermissions(api, "calendar.channels.stop", _connection.ScopesFor(Scopes.ForStop), Auth.MethodScopes.ChannelsStop);
                 throw;
             }
         }

@@ -1,0 +1,166 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Net.Http;
+using Google.Apis.Auth.OAuth2.Responses;
+
+namespace CalendarWatch.Engine.Auth
+{
+    /// <summary>
+    /// Turns token-endpoint and scope failures into <see cref="CalendarWatchException"/>s that name the fix. Messages
+    /// carry emails, client IDs, scopes and Google's error text, never a token or key.
+    /// </summary>
+    public static class AuthErrors
+    {
+        /// <summary>Where domain-wide delegation is granted.</summary>
+        public const string AdminConsolePath = "Admin console (Security > API controls > Domain-wide delegation)";
+
+        /// <summary>A failure while getting a token for (subject, scopes) from <paramref name="identity"/>.</summary>
+        /// <param name="isServiceAccount">True for a service account key (invalid_grant then means key, clock or subject).</param>
+        public static CalendarWatchException FromTokenFailure(Exception failure, string identity, string? clientId, string? subject, IReadOnlyList<string> scopes, bool isServiceAccount = true)
+        {
+            if (failure is null) throw new ArgumentNullException(nameof(failure));
+            var scopeText = string.Join(",", scopes);
+            var acting = subject is null ? identity : $"{identity} acting as {subject}";
+            CalendarWatchException result;
+            switch (failure)
+            {
+                case TokenResponseException tokenError:
+                    var code = tokenError.Error?.Error ?? string.Empty;
+                    var google = GoogleSaid(tokenError);
+                    switch (code)
+                    {
+                        case "unauthorized_client":
+                            result = new CalendarWatchException("CalendarWatch.UnauthorizedClient", FailureKind.PermissionDenied,
+                                $"Google refused a token for {acting} (unauthorized_client): client ID {clientId ?? "(the service account's Unique ID)"} has not been granted scope {scopeText} in the {AdminConsolePath}. " +
+                                $"Add client ID {clientId ?? "(see IAM & Admin > Service accounts > Unique ID)"} there with exactly these OAuth scopes: {scopeText} — or connect with -Scope naming scopes already granted.{google}", tokenError);
+                            break;
+                        case "invalid_grant":
+                            result = new CalendarWatchException("CalendarWatch.InvalidGrant", FailureKind.AuthenticationError,
+                                isServiceAccount
+                                    ? $"Google refused a token for {acting} (invalid_grant). Either the key was revoked or deleted (IAM & Admin > Service accounts > Keys: create a new JSON key), this computer's clock is more than a few minutes off (synchronize it), or " +
+                                      (subject is null ? "the service account itself was deleted or disabled." : $"'{subject}' is not an active user of the Workspace domain (check the spelling; suspended and deleted users cannot be impersonated).") + google
+                                    : $"Google refused to refresh the credentials of {acting} (invalid_grant): the refresh token was revoked or has expired. Run 'gcloud auth application-default login' again, then Connect-CalendarWatch -ApplicationDefault.{google}",
+                                tokenError);
+                            break;
+                        case "invalid_client":
+                            result = new CalendarWatchException("CalendarWatch.InvalidClient", FailureKind.AuthenticationError,
+                                $"Google does not accept {identity} as a client (invalid_client): the service account or its key may have been deleted or disabled. Create a new JSON key (IAM & Admin > Service accounts > Keys).{google}", tokenError);
+                            break;
+                        case "invalid_scope":
+                            result = new CalendarWatchException("CalendarWatch.InvalidScope", FailureKind.InvalidArgument,
+                                $"Google refused the OAuth scope(s) {scopeText} for {acting} (invalid_scope). Give full scope URLs such as {Scopes.EventsReadonly}.{google}", tokenError);
+                            break;
+                        case "access_denied":
+                            result = new CalendarWatchException("CalendarWatch.AccessDenied", FailureKind.PermissionDenied,
+                                $"Google denied a token for {acting} with scope(s) {scopeText} (access_denied).{google}", tokenError);
+                            break;
+                        default:
+                            var status = tokenError.StatusCode is System.Net.HttpStatusCode s ? "HTTP " + (int)s + " " : string.Empty;
+                            result = new CalendarWatchException("CalendarWatch.TokenRequestFailed", FailureKind.AuthenticationError,
+                                $"The token request for {acting} with scope(s) {scopeText} failed ({status}{(code.Length > 0 ? code : "no error code")}).{google}", tokenError);
+                            break;
+                    }
+
+                    break;
+                case HttpRequestException _:
+                case IOException _:
+                    result = new CalendarWatchException("CalendarWatch.ConnectionFailed", FailureKind.ConnectionError,
+                        $"The token endpoint of {identity} could not be reached: {Innermost(failure).Message}", failure);
+                    break;
+                case OperationCanceledException _:
+                    result = new CalendarWatchException("CalendarWatch.Timeout", FailureKind.OperationTimeout,
+                        $"The token endpoint of {identity} did not answer in time.", failure);
+                    break;
+                default:
+                    // Google.Apis.Auth's own messages (InvalidOperationException...) name no secret.
+                    result = new CalendarWatchException("CalendarWatch.TokenRequestFailed", FailureKind.AuthenticationError,
+                        $"No token could be obtained for {acting} with scope(s) {scopeText}: {failure.Message}", failure);
+                    break;
+            }
+
+            result.Subject = subject;
+            return result;
+        }
+
+        /// <summary>
+        /// A 403 insufficientPermissions, retold with the scopes the token was asked for and the ones
+        /// <paramref name="method"/> accepts (from the discovery document).
+        /// </summary>
+        public static CalendarApiException InsufficientPermissions(CalendarApiException error, string method, IReadOnlyList<string> scopesUsed, IReadOnlyList<string> scopesAccepted)
+        {
+            if (error is null) throw new ArgumentNullException(nameof(error));
+            var used = scopesUsed.Count == 0 ? "no scope" : string.Join(", ", scopesUsed);
+            var overlap = scopesUsed.Intersect(scopesAccepted, StringComparer.Ordinal).ToArray();
+            var advice = overlap.Length == 0
+                ? $"The token was asked for scope(s) {used}, but {method} accepts only: {string.Join(", ", scopesAccepted)}. Connect with -Scope naming one of those (for domain-wide delegation, grant it in the {AdminConsolePath} too), or leave -Scope out to ask for the narrowest scope per method."
+                : $"The token was asked for scope(s) {used}, which {method} accepts ({string.Join(", ", overlap)}), but the token the server saw lacks it: the credential may not have been granted that scope (for domain-wide delegation, check the {AdminConsolePath}; for user credentials, log in again with that scope).";
+            var message = $"HTTP {error.StatusCode} insufficientPermissions: {advice} (Google: {error.ApiMessage})";
+            return new CalendarApiException(error.StatusCode, error.Reason, error.Domain, error.ApiMessage, error.Status, message)
+            {
+                RetryAfter = error.RetryAfter,
+                CalendarId = error.CalendarId,
+                ChannelId = error.ChannelId,
+                Subject = error.Subject,
+            };
+        }
+
+        private static string GoogleSaid(TokenResponseException error)
+        {
+            var description = error.Error?.ErrorDescription;
+            return string.IsNullOrWhiteSpace(description) ? string.Empty : $" (Google: {description!.Trim()})";
+        }
+
+        private static Exception Innermost(Exception ex)
+        {
+            while (ex.InnerException != null) ex = ex.InnerException;
+            return ex;
+        }
+    }
+
+    /// <summary>The OAuth scopes each method accepts, from calendar.v3.discovery.json.</summary>
+    public static class MethodScopes
+    {
+        private const string P = ScopeList.Prefix;
+
+        public static readonly IReadOnlyList<string> EventsWatch = new[]
+        {
+            P + "calendar", P + "calendar.app.created", P + "calendar.events", P + "calendar.events.freebusy", P + "calendar.events.owned",
+            P + "calendar.events.owned.readonly", P + "calendar.events.public.readonly", P + "calendar.events.readonly", P + "calendar.readonly",
+        };
+
+        public static readonly IReadOnlyList<string> AclWatch = new[] { P + "calendar", P + "calendar.acls", P + "calendar.acls.readonly" };
+
+        public static readonly IReadOnlyList<string> CalendarListWatch = new[] { P + "calendar", P + "calendar.calendarlist", P + "calendar.calendarlist.readonly", P + "calendar.readonly" };
+
+        public static readonly IReadOnlyList<string> SettingsWatch = new[] { P + "calendar", P + "calendar.readonly", P + "calendar.settings.readonly" };
+
+        public static readonly IReadOnlyList<string> ChannelsStop = new[]
+        {
+            P + "calendar", P + "calendar.acls", P + "calendar.acls.readonly", P + "calendar.app.created", P + "calendar.calendarlist",
+            P + "calendar.calendarlist.readonly", P + "calendar.events", P + "calendar.events.freebusy", P + "calendar.events.owned",
+            P + "calendar.events.owned.readonly", P + "calendar.events.public.readonly", P + "calendar.events.readonly", P + "calendar.readonly",
+            P + "calendar.settings.readonly",
+        };
+
+        /// <summary>The discovery method id of a watch, e.g. <c>calendar.events.watch</c>.</summary>
+        public static string WatchMethod(WatchResource resource) => resource switch
+        {
+            WatchResource.Events => "calendar.events.watch",
+            WatchResource.Acl => "calendar.acl.watch",
+            WatchResource.CalendarList => "calendar.calendarList.watch",
+            WatchResource.Settings => "calendar.settings.watch",
+            _ => throw new ArgumentOutOfRangeException(nameof(resource)),
+        };
+
+        public static IReadOnlyList<string> ForWatch(WatchResource resource) => resource switch
+        {
+            WatchResource.Events => EventsWatch,
+            WatchResource.Acl => AclWatch,
+            WatchResource.CalendarList => CalendarListWatch,
+            WatchResource.Settings => SettingsWatch,
+            _ => throw new ArgumentOutOfRangeException(nameof(resource)),
+        };
+    }
+}

@@ -1,0 +1,238 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Linq;
+using System.Net.Http;
+using System.Threading;
+using System.Threading.Tasks;
+using Google.Apis.Auth.OAuth2;
+using Google.Apis.Auth.OAuth2.Responses;
+
+namespace CalendarWatch.Engine.Auth
+{
+    /// <summary>
+    /// Tokens from Google.Apis.Auth, cached per (subject, scope set). Each key gets one credential object, created
+    /// once (a <see cref="Lazy{T}"/> in a <see cref="ConcurrentDictionary{TKey,TValue}"/>); Google.Apis.Auth caches its
+    /// token, refreshes it before expiry by its own clock and shares one in-flight fetch between concurrent callers.
+    /// <para>
+    /// <c>forceRefresh</c> (the API answered 401) replaces that key's credential object, so the next token is fetched
+    /// anew. Forced refreshes that arrive together (a burst of 401s for one expired token) share the replacement: a
+    /// replacement made by a forced refresh less than <see cref="ForcedRefreshCoalescing"/> ago is reused. (The
+    /// interface does not say which token was refused, so time is the tie-breaker; a token refused within seconds of
+    /// being issued is revoked, and a second refresh would not help.)
+    /// </para>
+    /// Never exposes a token, a refresh token or a key through <see cref="Account"/>, <see cref="ToString"/> or an
+    /// exception message.
+    /// </summary>
+    public sealed class GoogleTokenSource : IAccessTokenSource
+    {
+        /// <summary>How long a credential made by a forced refresh serves other forced refreshes of the same key.</summary>
+        public static readonly TimeSpan ForcedRefreshCoalescing = TimeSpan.FromSeconds(10);
+
+        private readonly Func<string?, IReadOnlyList<string>, ITokenAccess> _createCredential;
+        private readonly ConcurrentDictionary<string, Entry> _entries = new ConcurrentDictionary<string, Entry>(StringComparer.Ordinal);
+        private readonly string _description;
+        private readonly string? _clientId;
+        private readonly bool _supportsSubject;
+
+        /// <summary>
+        /// A token source over any Google.Apis.Auth credential: <paramref name="createCredential"/> makes the
+        /// credential for one (subject, normalized scopes) key; it is called once per key (and again after a forced refresh).
+        /// </summary>
+        /// <param name="account">The identity shown to people (an email, "user credentials"); never a secret.</param>
+        /// <param name="clientId">The OAuth client ID, named in unauthorized_client messages.</param>
+        /// <param name="supportsSubject">False for identities that cannot impersonate (user credentials, metadata server).</param>
+        /// <param name="description">Shown by ToString, e.g. "service account x@y via https://oauth2.googleapis.com/token".</param>
+        public GoogleTokenSource(Func<string?, IReadOnlyList<string>, ITokenAccess> createCredential, string? account, string? clientId, bool supportsSubject, string description)
+        {
+            _createCredential = createCredential ?? throw new ArgumentNullException(nameof(createCredential));
+            Account = account;
+            _clientId = clientId;
+            _supportsSubject = supportsSubject;
+            _description = description ?? nameof(GoogleTokenSource);
+        }
+
+        public string? Account { get; }
+
+        /// <summary>How many credential objects (one per subject and scope set, plus forced refreshes) were made.</summary>
+        public int CredentialsCreated => Volatile.Read(ref _credentialsCreated);
+
+        private int _credentialsCreated;
+
+        public async Task<string?> GetAccessTokenAsync(string? subject, IReadOnlyList<string> scopes, bool forceRefresh, CancellationToken cancellationToken)
+        {
+            subject = NormalizeSubject(subject);
+            var scopeSet = ScopeList.Normalize(scopes);
+            if (scopeSet.Count == 0)
+            {
+                throw new CalendarWatchException("CalendarWatch.InvalidScope", FailureKind.InvalidArgument, "No OAuth scope was asked for. Give at least one scope, e.g. " + Scopes.EventsReadonly + ".");
+            }
+
+            if (subject != null && !_supportsSubject)
+            {
+                throw new CalendarWatchException("CalendarWatch.SubjectNotSupported", FailureKind.InvalidArgument,
+                    $"Subject '{subject}' cannot be impersonated with {Account ?? _description}: only a service account with domain-wide delegation can act as another user. Connect with -KeyFile (a service account key), or leave -Subject out.")
+                { Subject = subject };
+            }
+
+            var key = (subject ?? string.Empty) + "\n" + string.Join(" ", scopeSet);
+            var entry = _entries.GetOrAdd(key, _ => NewEntry(subject, scopeSet, replaced: null, forced: false));
+            if (forceRefresh)
+            {
+                entry = Replace(key, subject, scopeSet);
+            }
+
+            try
+            {
+                var credential = await WaitAsync(entry.Credential.Value, cancellationToken).ConfigureAwait(false);
+                var token = await credential.GetAccessTokenForRequestAsync(null, cancellationToken).ConfigureAwait(false);
+                if (string.IsNullOrEmpty(token))
+                {
+                    throw new CalendarWatchException("CalendarWatch.TokenRequestFailed", FailureKind.AuthenticationError,
+                        $"The token endpoint answered without an access token for {Who(subject)}. Check the token endpoint (the key file's token_uri).")
+                    { Subject = subject };
+                }
+
+                return token;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (CalendarWatchException)
+            {
+                throw;
+            }
+            catch (Exception ex)
+            {
+                // A failed credential (creation or fetch) is not kept: the next call for this key starts afresh.
+                ((ICollection<KeyValuePair<string, Entry>>)_entries).Remove(new KeyValuePair<string, Entry>(key, entry));
+                throw AuthErrors.FromTokenFailure(ex, Account ?? _description, _clientId, subject, scopeSet, isServiceAccount: _supportsSubject);
+            }
+        }
+
+        public override string ToString() => _description;
+
+        private Entry Replace(string key, string? subject, IReadOnlyList<string> scopeSet)
+        {
+            while (true)
+            {
+                if (_entries.TryGetValue(key, out var current) && current.Forced && current.Age < ForcedRefreshCoalescing)
+                {
+                    return current;
+                }
+
+                var replacement = NewEntry(subject, scopeSet, replaced: current, forced: true);
+                if (current is null ? _entries.TryAdd(key, replacement) : _entries.TryUpdate(key, replacement, current))
+                {
+                    return replacement;
+                }
+            }
+        }
+
+        private Entry NewEntry(string? subject, IReadOnlyList<string> scopeSet, Entry? replaced, bool forced) =>
+            new Entry(new Lazy<Task<ITokenAccess>>(() => CreateAsync(subject, scopeSet, replaced), LazyThreadSafetyMode.ExecutionAndPublication), forced);
+
+        private async Task<ITokenAccess> CreateAsync(string? subject, IReadOnlyList<string> scopeSet, Entry? replaced)
+        {
+            Interlocked.Increment(ref _credentialsCreated);
+            var credential = _createCredential(subject, scopeSet);
+            if (replaced != null && replaced.Credential.IsValueCreated && replaced.Credential.Value.Status == TaskStatus.RanToCompletion &&
+                ReferenceEquals(Underlying(replaced.Credential.Value.Result), Underlying(credential)))
+            {
+                // The library handed back the same object (user credentials ignore scopes): its cached token is the
+                // one the API refused, so make it fetch a new one explicitly.
+                switch (Underlying(credential))
+                {
+                    case UserCredential user:
+                        await user.RefreshTokenAsync(CancellationToken.None).ConfigureAwait(false);
+                        break;
+                    case ServiceCredential service:
+                        await service.RequestAccessTokenAsync(CancellationToken.None).ConfigureAwait(false);
+                        break;
+                }
+            }
+
+            return credential;
+        }
+
+        private static object Underlying(ITokenAccess credential) => credential is GoogleCredential google ? google.UnderlyingCredential : credential;
+
+        private static async Task<T> WaitAsync<T>(Task<T> task, CancellationToken cancellationToken)
+        {
+            if (task.IsCompleted || !cancellationToken.CanBeCanceled) return await task.ConfigureAwait(false);
+            var cancelled = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            using (cancellationToken.Register(() => cancelled.TrySetResult(true)))
+            {
+                if (await Task.WhenAny(task, cancelled.Task).ConfigureAwait(false) != task)
+                {
+                    throw new OperationCanceledException(cancellationToken);
+                }
+            }
+
+            return await task.ConfigureAwait(false);
+        }
+
+        private string Who(string? subject) => subject is null ? Account ?? _description : $"{subject} (through {Account ?? _description})";
+
+        internal static string? NormalizeSubject(string? subject)
+        {
+            if (string.IsNullOrWhiteSpace(subject)) return null;
+            var trimmed = subject!.Trim();
+            if (trimmed.IndexOf('@') <= 0 || trimmed.IndexOf('@') == trimmed.Length - 1 || trimmed.Any(char.IsWhiteSpace))
+            {
+                throw new CalendarWatchException("CalendarWatch.InvalidSubject", FailureKind.InvalidArgument,
+                    $"The subject '{trimmed}' is not an email address. -Subject names the Workspace user to act as, e.g. alice@example.com.")
+                { Subject = trimmed };
+            }
+
+            return trimmed;
+        }
+
+        private sealed class Entry
+        {
+            private readonly Stopwatch _age = Stopwatch.StartNew();
+
+            public Entry(Lazy<Task<ITokenAccess>> credential, bool forced)
+            {
+                Credential = credential;
+                Forced = forced;
+            }
+
+            public Lazy<Task<ITokenAccess>> Credential { get; }
+
+            /// <summary>Made by a forced refresh (after a 401).</summary>
+            public bool Forced { get; }
+
+            public TimeSpan Age => _age.Elapsed;
+        }
+    }
+
+    /// <summary>Scope lists: the cache key's normal form and short names.</summary>
+    public static class ScopeList
+    {
+        /// <summary>Google's scope prefix; a short name such as <c>calendar.readonly</c> is completed with it.</summary>
+        public const string Prefix = "https://www.googleapis.com/auth/";
+
+        /// <summary>Trimmed, completed, distinct and sorted (ordinal), so one scope set is one cache key.</summary>
+        public static IReadOnlyList<string> Normalize(IEnumerable<string>? scopes)
+        {
+            if (scopes is null) return Array.Empty<string>();
+            return scopes
+                .Where(s => !string.IsNullOrWhiteSpace(s))
+                .SelectMany(s => s.Split(new[] { ' ', ',' }, StringSplitOptions.RemoveEmptyEntries))
+                .Select(Complete)
+                .Distinct(StringComparer.Ordinal)
+                .OrderBy(s => s, StringComparer.Ordinal)
+                .ToArray();
+        }
+
+        /// <summary><c>calendar.readonly</c> → <c>https://www.googleapis.com/auth/calendar.readonly</c>; full URLs stay.</summary>
+        public static string Complete(string scope)
+        {
+            var trimmed = scope.Trim();
+            return trimmed.IndexOf("://", StringComparison.Ordinal) >= 0 ? trimmed : Prefix + trimmed;
+        }
+    }
+}
