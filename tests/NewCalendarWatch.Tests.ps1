@@ -344,6 +344,12 @@ Describe 'Connect-CalendarWatch' {
         $info.Endpoint.Port | Should -Be $script:emulator.BaseUri.Port
     }
 
+    It 'refuses to send a token over plain http to another machine' {
+        $secret = ConvertTo-SecureString -String 'ya29.other-secret' -AsPlainText -Force
+        { Connect-CalendarWatch -AccessToken $secret -ApiEndpoint 'http://calendar-proxy.example.com/' } |
+            Should -Throw -ErrorId 'CalendarWatch.InsecureApiEndpoint*'
+    }
+
     It 'never shows the access token' {
         $secret = ConvertTo-SecureString -String 'ya29.secret-token-value' -AsPlainText -Force
         $info = Connect-CalendarWatch -AccessToken $secret -PassThru -Verbose 4>&1

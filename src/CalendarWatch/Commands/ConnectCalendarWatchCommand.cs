@@ -3,6 +3,7 @@ using System.Management.Automation;
 using System.Runtime.InteropServices;
 using System.Security;
 using CalendarWatch.Engine;
+using CalendarWatch.Engine.Auth;
 
 namespace CalendarWatch.Commands
 {
@@ -43,18 +44,16 @@ namespace CalendarWatch.Commands
             }
             else
             {
-                var endpoint = ApiEndpoint;
-                if (endpoint != null && (!endpoint.IsAbsoluteUri || (endpoint.Scheme != Uri.UriSchemeHttps && endpoint.Scheme != Uri.UriSchemeHttp)))
+                Uri endpoint;
+                try
                 {
-                    ThrowTerminatingError(new ErrorRecord(new ArgumentException($"The API endpoint '{endpoint.OriginalString}' is not an absolute http(s) URL. Give a root such as https://www.googleapis.com/."),
-                        "CalendarWatch.InvalidApiEndpoint", ErrorCategory.InvalidArgument, endpoint));
+                    // Absolute https, or http on loopback only: the engine's one rule for every token-bearing connection.
+                    endpoint = ConnectionFactory.ValidateApiEndpoint(ApiEndpoint);
                 }
-
-                if (endpoint != null && endpoint.Scheme == Uri.UriSchemeHttp && !endpoint.IsLoopback)
+                catch (CalendarWatchException ex)
                 {
-                    // A bearer token over plain http to another machine could be read on the way.
-                    ThrowTerminatingError(new ErrorRecord(new ArgumentException($"The API endpoint '{endpoint.OriginalString}' is plain http on another machine, which would send the access token unencrypted. Use https, or an http endpoint on loopback."),
-                        "CalendarWatch.InsecureApiEndpoint", ErrorCategory.SecurityError, endpoint));
+                    ThrowTerminatingError(ErrorRecords.From(ex, ApiEndpoint));
+                    throw;
                 }
 
                 var token = ToPlainText(AccessToken!);
