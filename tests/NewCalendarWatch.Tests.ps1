@@ -214,6 +214,19 @@ Describe 'New-CalendarEventWatch' {
         }
     }
 
+    It 'says in -Verbose what it sends, without the channel token' {
+        $calendar = New-TestCalendar
+        $records = @(New-CalendarEventWatch -CalendarId $calendar -Address $script:address -Token 'verbose-token-5678' -ChannelId ('v-' + [guid]::NewGuid().ToString('N')) -Verbose 4>&1)
+        $verbose = @($records | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object { $_.Message }) -join [Environment]::NewLine
+        $channel = @($records | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] })[0]
+
+        $verbose | Should -Match 'POST calendar/v3/calendars/'
+        $verbose | Should -Match ([regex]::Escape($calendar))
+        $verbose | Should -Match ([regex]::Escape($channel.Id))
+        $verbose | Should -Match ([regex]::Escape($script:address.AbsoluteUri))
+        $verbose | Should -Not -Match 'verbose-token-5678'
+    }
+
     It 'hides the channel token in the default table view' {
         $calendar = New-TestCalendar
         $channel = New-CalendarEventWatch -CalendarId $calendar -Address $script:address -Token 'do-not-show-1234'
