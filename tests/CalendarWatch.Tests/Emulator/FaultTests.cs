@@ -36,7 +36,7 @@ namespace CalendarWatch.Tests.Emulator
         {
             await using var h = await EmulatorHarness.StartAsync();
             h.Emulator.SetFaults(new EmulatorFaults { Error429Rate = 1, RetryAfterSeconds = 7 });
-            using var r = await h.InsertEventAsyncRaw();
+            using var r = await h.PostAsync("calendars/primary/events", new System.Text.Json.Nodes.JsonObject { ["summary"] = "x" }, h.AliceToken);
             await EmulatorHarness.AssertGoogleErrorAsync(r, 429, "rateLimitExceeded", "RESOURCE_EXHAUSTED", "usageLimits");
             Assert.Equal(TimeSpan.FromSeconds(7), r.Headers.RetryAfter!.Delta);
         }
@@ -71,7 +71,7 @@ namespace CalendarWatch.Tests.Emulator
         {
             await using var h = await EmulatorHarness.StartAsync();
             h.Emulator.SetFaults(new EmulatorFaults { ResponseLostRate = 1 });
-            using var r = await h.InsertEventAsyncRaw();
+            using var r = await h.PostAsync("calendars/primary/events", new System.Text.Json.Nodes.JsonObject { ["summary"] = "x" }, h.AliceToken);
             Assert.Equal(HttpStatusCode.OK, r.StatusCode);
         }
 
@@ -175,11 +175,5 @@ namespace CalendarWatch.Tests.Emulator
             await h.WatchEventsOkAsync(Alice, "p3");
             Assert.Equal(4, h.Emulator.Stats.RequestsByMethod["calendar.events.watch"]);
         }
-    }
-
-    internal static class HarnessExtensions
-    {
-        public static Task<HttpResponseMessage> InsertEventAsyncRaw(this EmulatorHarness h) =>
-            h.PostAsync("calendars/primary/events", new System.Text.Json.Nodes.JsonObject { ["summary"] = "x" }, h.AliceToken);
     }
 }

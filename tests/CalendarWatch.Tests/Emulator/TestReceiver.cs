@@ -114,12 +114,13 @@ namespace CalendarWatch.Tests.Emulator
                         if (key != null) headers[key] = context.Request.Headers[key] ?? "";
                     int status = _statuses.TryDequeue(out var s) ? s : DefaultStatus;
                     var note = new ReceivedNotification(context.Request.HttpMethod, context.Request.RawUrl ?? "", headers, body, status);
-                    context.Response.StatusCode = status;
-                    context.Response.ContentLength64 = 0;
-                    context.Response.Close();
+                    // Recorded before answering: whoever sees the answer can rely on the record.
                     TaskCompletionSource<bool> old;
                     lock (_gate) { _received.Add(note); old = _changed; _changed = NewSignal(); }
                     old.TrySetResult(true);
+                    context.Response.StatusCode = status;
+                    context.Response.ContentLength64 = 0;
+                    context.Response.Close();
                 }
                 catch (Exception e) when (e is HttpListenerException || e is IOException || e is ObjectDisposedException)
                 {
