@@ -7,7 +7,7 @@ namespace CalendarWatch.Tests
         [Fact]
         public void ManifestVersionReachesTheAssemblies()
         {
-            var version = typeof(CalendarWatch.Engine.Placeholder).Assembly.GetName().Version;
+            var version = typeof(CalendarWatch.Engine.CalendarApiClient).Assembly.GetName().Version;
             Assert.Equal(new System.Version(0, 1, 0, 0), version);
         }
     }
