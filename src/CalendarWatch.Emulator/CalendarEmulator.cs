@@ -1,0 +1,225 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace CalendarWatch.Emulator
+{
+    /// <summary>
+    /// A local Google Calendar push-notification emulator on http://127.0.0.1:PORT/ (System.Net.HttpListener).
+    /// API under BaseUri + "calendar/v3/", OAuth token endpoint at BaseUri + "token", admin surface under BaseUri + "emulator/v1/".
+    /// </summary>
+    public sealed class CalendarEmulator : IAsyncDisposable
+    {
+        private readonly HttpListener _listener;
+        private readonly EmulatorOptions _options;
+        private readonly EmulatorState _state;
+        private readonly NotificationDispatcher _dispatcher;
+        private readonly CalendarApi _api;
+        private readonly AdminApi _admin;
+        private readonly TokenEndpoint _token;
+        private readonly CancellationTokenSource _stopping = new CancellationTokenSource();
+        private readonly Task _loop;
+        private int _disposed;
+
+        private CalendarEmulator(HttpListener listener, int port, EmulatorOptions options)
+        {
+            _listener = listener;
+            _options = options;
+            BaseUri = new Uri("http://127.0.0.1:" + port + "/");
+            TokenUri = new Uri(BaseUri, "token");
+            _state = new EmulatorState(options);
+            _dispatcher = new NotificationDispatcher(_state, options);
+            _api = new CalendarApi(_state, options, _dispatcher);
+            _admin = new AdminApi(this);
+            _token = new TokenEndpoint(_state, () => TokenUri);
+            _loop = Task.Run(AcceptLoopAsync);
+        }
+
+        /// <summary>Binds 127.0.0.1 (a free port when <see cref="EmulatorOptions.Port"/> is 0) and starts serving.</summary>
+        public static Task<CalendarEmulator> StartAsync(EmulatorOptions? options = null, CancellationToken ct = default)
+        {
+            ct.ThrowIfCancellationRequested();
+            var copy = (options ?? new EmulatorOptions()).Clone();
+            if (copy.Port < 0 || copy.Port > 65535) throw new ArgumentOutOfRangeException(nameof(options), "Port must be 0..65535.");
+            if (copy.MaxChannelLifetime <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(options), "MaxChannelLifetime must be positive.");
+            if (copy.Latency < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(options), "Latency must not be negative.");
+            if (copy.DeliveryRetryBaseDelay < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(options), "DeliveryRetryBaseDelay must not be negative.");
+            copy.Faults.Validate();
+
+            for (int attempt = 0; ; attempt++)
+            {
+                ct.ThrowIfCancellationRequested();
+                int port = copy.Port != 0 ? copy.Port : FindFreePort();
+                var listener = new HttpListener();
+                listener.Prefixes.Add("http://127.0.0.1:" + port + "/");
+                try
+                {
+                    listener.Start();
+                    return Task.FromResult(new CalendarEmulator(listener, port, copy));
+                }
+                catch (HttpListenerException) when (copy.Port == 0 && attempt < 20)
+                {
+                    listener.Close(); // someone took the port between the probe and the bind: try another
+                }
+            }
+        }
+
+        private static int FindFreePort()
+        {
+            var probe = new TcpListener(IPAddress.Loopback, 0);
+            probe.Start();
+            try { return ((IPEndPoint)probe.LocalEndpoint).Port; }
+            finally { probe.Stop(); }
+        }
+
+        /// <summary>e.g. http://127.0.0.1:54321/</summary>
+        public Uri BaseUri { get; }
+
+        /// <summary>BaseUri + "token".</summary>
+        public Uri TokenUri { get; }
+
+        /// <summary>Creates (or updates) a calendar; the owner's primary calendar (id = owner) comes with it.</summary>
+        public void CreateCalendar(string id, string owner, bool watchable = true) => _state.CreateCalendar(id, owner, watchable);
+
+        /// <summary>
+        /// Registers a service-account key (PEM "PUBLIC KEY" or "RSA PUBLIC KEY"), the users it may impersonate and the scopes
+        /// it was granted (null = every calendar scope). The client id defaults to the client email.
+        /// The account's and every subject's primary calendars are created.
+        /// </summary>
+        public void RegisterServiceAccount(string clientEmail, string publicKeyPem, IEnumerable<string> subjects,
+            IEnumerable<string>? grantedScopes = null, string? clientId = null)
+        {
+            if (string.IsNullOrEmpty(clientEmail)) throw new ArgumentException("A client email is required.", nameof(clientEmail));
+            System.Security.Cryptography.RSAParameters key;
+            try { key = PemPublicKey.Parse(publicKeyPem); }
+            catch (FormatException e) { throw new ArgumentException("Invalid public key: " + e.Message, nameof(publicKeyPem), e); }
+            var subjectSet = new HashSet<string>(subjects ?? Enumerable.Empty<string>(), StringComparer.OrdinalIgnoreCase);
+            var scopes = new HashSet<string>(grantedScopes ?? EmulatorState.AllCalendarScopes, StringComparer.Ordinal);
+            lock (_state.Gate)
+            {
+                _state.ServiceAccounts[clientEmail] = new ServiceAccountRecord(clientEmail, key, subjectSet, scopes,
+                    string.IsNullOrEmpty(clientId) ? clientEmail : clientId!);
+                _state.EnsureCalendar(clientEmail, clientEmail, true);
+                foreach (var s in subjectSet) _state.EnsureCalendar(s, s, true);
+            }
+        }
+
+        /// <summary>Registers a user credential for the refresh_token grant; the user's primary calendar is created.</summary>
+        public void RegisterUser(string email, string clientId, string clientSecret, string refreshToken)
+        {
+            if (string.IsNullOrEmpty(email)) throw new ArgumentException("An email is required.", nameof(email));
+            if (string.IsNullOrEmpty(refreshToken)) throw new ArgumentException("A refresh token is required.", nameof(refreshToken));
+            lock (_state.Gate)
+            {
+                _state.UsersByRefreshToken[refreshToken] = new UserRecord(email, clientId ?? "", clientSecret ?? "", refreshToken);
+                _state.EnsureCalendar(email, email, true);
+            }
+        }
+
+        /// <summary>
+        /// Issues an access token without the token endpoint (for tests). A registered service account's email gives a
+        /// service-account caller of that account's client; anything else is a user (of its registered client, if any).
+        /// Lifetime defaults to 3599 s on the emulator clock.
+        /// </summary>
+        public string IssueAccessToken(string principal, IEnumerable<string> scopes, TimeSpan? lifetime = null)
+        {
+            if (string.IsNullOrEmpty(principal)) throw new ArgumentException("A principal is required.", nameof(principal));
+            return _state.IssueAccessToken(_state.CallerFor(principal, scopes ?? Enumerable.Empty<string>()), lifetime ?? TimeSpan.FromSeconds(3599));
+        }
+
+        /// <summary>Every channel ever created since start or reset, in creation order (snapshot).</summary>
+        public IReadOnlyList<EmulatedChannel> Channels => _state.SnapshotChannels();
+
+        /// <summary>Every notification since start or reset (snapshot).</summary>
+        public IReadOnlyList<EmulatedDelivery> Deliveries => _state.SnapshotDeliveries();
+
+        /// <summary>Counters (snapshot).</summary>
+        public EmulatorStats Stats => _state.SnapshotStats();
+
+        /// <summary>The fault knobs in force (a copy).</summary>
+        public EmulatorFaults Faults { get { lock (_state.Gate) return _state.Faults.Clone(); } }
+
+        /// <summary>Replaces every fault and rate knob at once.</summary>
+        public void SetFaults(EmulatorFaults faults) => _state.SetFaults(faults);
+
+        /// <summary>The emulator clock: real time plus a settable offset (so it keeps moving).</summary>
+        public DateTimeOffset Now => _state.Now;
+
+        public void SetClock(DateTimeOffset now) => _state.SetClock(now);
+
+        public void AdvanceClock(TimeSpan by) => _state.AdvanceClock(by);
+
+        /// <summary>Forgets everything (calendars, accounts, tokens, channels, deliveries, stats), resets the clock and the faults to the start options.</summary>
+        public void Reset()
+        {
+            _state.Reset();
+            _dispatcher.Signal();
+        }
+
+        /// <summary>Waits until the condition holds for the deliveries (re-checked on every delivery change) or the timeout passes.</summary>
+        public Task<bool> WaitForDeliveriesAsync(Func<IReadOnlyList<EmulatedDelivery>, bool> condition, TimeSpan timeout) =>
+            _dispatcher.WaitAsync(condition, timeout);
+
+        private async Task AcceptLoopAsync()
+        {
+            while (!_stopping.IsCancellationRequested)
+            {
+                HttpListenerContext context;
+                try
+                {
+                    context = await _listener.GetContextAsync().ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is HttpListenerException || e is ObjectDisposedException || e is InvalidOperationException)
+                {
+                    if (_stopping.IsCancellationRequested || !_listener.IsListening) return;
+                    continue;
+                }
+                _ = Task.Run(() => HandleAsync(context));
+            }
+        }
+
+        private async Task HandleAsync(HttpListenerContext context)
+        {
+            try
+            {
+                var segments = HttpUtil.SplitPath(context.Request.RawUrl ?? "/", out var query);
+                if (segments.Length == 1 && segments[0] == "token")
+                    await _token.HandleAsync(context).ConfigureAwait(false);
+                else if (segments.Length >= 2 && segments[0] == "calendar" && segments[1] == "v3")
+                    await _api.HandleAsync(context, segments.Skip(2).ToArray(), query).ConfigureAwait(false);
+                else if (segments.Length >= 2 && segments[0] == "emulator" && segments[1] == "v1")
+                    await _admin.HandleAsync(context, segments.Skip(2).ToArray()).ConfigureAwait(false);
+                else
+                    await HttpUtil.WriteJsonAsync(context.Response, 404, GoogleErrors.NotFound().ToEnvelope()).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                try
+                {
+                    await HttpUtil.WriteJsonAsync(context.Response, 500,
+                        new GoogleApiException(500, GoogleErrors.Internal, "global", "backendError", "Emulator failure: " + e.Message).ToEnvelope()).ConfigureAwait(false);
+                }
+                catch
+                {
+                    try { context.Response.Abort(); } catch { /* the connection is already gone */ }
+                }
+            }
+        }
+
+        /// <summary>Stops listening and abandons pending deliveries.</summary>
+        public async ValueTask DisposeAsync()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+            _stopping.Cancel();
+            try { _listener.Stop(); } catch (ObjectDisposedException) { }
+            try { _listener.Close(); } catch (ObjectDisposedException) { }
+            try { await _loop.ConfigureAwait(false); } catch { /* the loop ends with the listener */ }
+            _dispatcher.Dispose();
+            _stopping.Dispose();
+        }
+    }
+}

@@ -1,0 +1,92 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Threading.Tasks;
+
+namespace CalendarWatch.Emulator
+{
+    /// <summary>Small HTTP helpers: raw-path splitting, query and form parsing, JSON answers.</summary>
+    internal static class HttpUtil
+    {
+        private static readonly JsonSerializerOptions Indented = new JsonSerializerOptions { WriteIndented = true };
+        private static readonly JsonSerializerOptions Compact = new JsonSerializerOptions { WriteIndented = false };
+
+        /// <summary>Splits the raw (still percent-encoded) path into decoded segments, so "%2F" never becomes a separator.</summary>
+        public static string[] SplitPath(string rawUrl, out string query)
+        {
+            int q = rawUrl.IndexOf('?');
+            var path = q >= 0 ? rawUrl.Substring(0, q) : rawUrl;
+            query = q >= 0 ? rawUrl.Substring(q + 1) : "";
+            // Absolute-form request targets ("http://host/path") are legal HTTP/1.1.
+            if (path.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || path.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+            {
+                int slash = path.IndexOf('/', path.IndexOf("//", StringComparison.Ordinal) + 2);
+                path = slash >= 0 ? path.Substring(slash) : "/";
+            }
+            var parts = path.Split('/');
+            var segments = new List<string>(parts.Length);
+            for (int i = 0; i < parts.Length; i++)
+            {
+                if (i == 0 && parts[i].Length == 0) continue;
+                if (i == parts.Length - 1 && parts[i].Length == 0 && segments.Count > 0) continue; // trailing slash
+                segments.Add(Uri.UnescapeDataString(parts[i]));
+            }
+            return segments.ToArray();
+        }
+
+        /// <summary>Parses application/x-www-form-urlencoded text (query strings too) into name → values.</summary>
+        public static Dictionary<string, List<string>> ParseForm(string text)
+        {
+            var result = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+            if (string.IsNullOrEmpty(text)) return result;
+            foreach (var pair in text.Split('&'))
+            {
+                if (pair.Length == 0) continue;
+                int eq = pair.IndexOf('=');
+                var name = Decode(eq >= 0 ? pair.Substring(0, eq) : pair);
+                var value = eq >= 0 ? Decode(pair.Substring(eq + 1)) : "";
+                if (!result.TryGetValue(name, out var list)) result[name] = list = new List<string>();
+                list.Add(value);
+            }
+            return result;
+        }
+
+        private static string Decode(string s) => Uri.UnescapeDataString(s.Replace('+', ' '));
+
+        public static string? First(Dictionary<string, List<string>> values, string name) =>
+            values.TryGetValue(name, out var list) && list.Count > 0 ? list[0] : null;
+
+        public static async Task<string> ReadBodyAsync(HttpListenerRequest request)
+        {
+            if (!request.HasEntityBody) return "";
+            using (var reader = new StreamReader(request.InputStream, request.ContentEncoding ?? Encoding.UTF8))
+                return await reader.ReadToEndAsync().ConfigureAwait(false);
+        }
+
+        public static async Task WriteJsonAsync(HttpListenerResponse response, int status, JsonNode body, bool pretty = true,
+            IReadOnlyDictionary<string, string>? headers = null)
+        {
+            var bytes = new UTF8Encoding(false).GetBytes(body.ToJsonString(pretty ? Indented : Compact));
+            response.StatusCode = status;
+            response.ContentType = "application/json; charset=UTF-8";
+            if (headers != null) foreach (var h in headers) response.Headers[h.Key] = h.Value;
+            response.ContentLength64 = bytes.Length;
+            await response.OutputStream.WriteAsync(bytes, 0, bytes.Length).ConfigureAwait(false);
+            response.Close();
+        }
+
+        public static void WriteEmpty(HttpListenerResponse response, int status)
+        {
+            response.StatusCode = status;
+            response.ContentLength64 = 0;
+            response.Close();
+        }
+
+        public static string ToUnixMsString(DateTimeOffset time) =>
+            time.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
