@@ -8,7 +8,12 @@ namespace CalendarWatch.Engine
     /// </summary>
     public sealed class RetrySettings
     {
-        public const int DefaultMaxRetry = 5;
+        /// <summary>
+        /// Eight retries: with BaseDelay 1 s doubling to MaxDelay 32 s and half of each delay fixed, the backoff adds
+        /// up to at least 63.5 s, so an item that meets Google's per-minute user quota outlasts a whole window
+        /// (five retries would give up after as little as 15.5 s). RetryTimeLimit still caps the whole call.
+        /// </summary>
+        public const int DefaultMaxRetry = 8;
 
         /// <summary>Most Calendar rate-limit windows are per minute; two minutes lets one window pass and then some.</summary>
         public static readonly TimeSpan DefaultRetryTimeLimit = TimeSpan.FromMinutes(2);

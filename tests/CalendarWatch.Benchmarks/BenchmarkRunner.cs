@@ -98,6 +98,10 @@ namespace CalendarWatch.Benchmarks
             await using var emulator = await EmulatorProcess.StartAsync(dll, options.LatencyMs, cancellationToken).ConfigureAwait(false);
             using var connection = CalendarConnection.ForEmulator(emulator.BaseUri);
             var client = new CalendarApiClient(connection);
+            for (var i = 0; i < Rooms; i++)
+            {
+                await emulator.CreateCalendarAsync(RoomId(i), EmulatorOwner, cancellationToken).ConfigureAwait(false);
+            }
 
             // Notifications go to the emulator itself: a path it answers 404, so each sync message is one
             // attempt in the emulator's process and costs the client nothing.
@@ -150,10 +154,10 @@ namespace CalendarWatch.Benchmarks
             figures.Note($"quota run: {options.QuotaLimit} requests per {options.QuotaWindowMs} ms per user; retry settings scaled the same: {connection.Retry}");
             await emulator.SetFaultsAsync(new Dictionary<string, object?>
             {
-                ["Latency"] = TimeSpan.FromMilliseconds(options.LatencyMs).ToString("c", CultureInfo.InvariantCulture),
-                ["UserRateLimit"] = options.QuotaLimit,
-                ["RateLimitWindow"] = window.ToString("c", CultureInfo.InvariantCulture),
-                ["UserRateLimitStatus"] = "403",
+                ["latencyMs"] = options.LatencyMs,
+                ["userRateLimit"] = options.QuotaLimit,
+                ["rateLimitWindowSeconds"] = window.TotalSeconds,
+                ["userRateLimitStatus"] = "403",
             }, cancellationToken).ConfigureAwait(false);
 
             // Start with a full window of budget: let the warm-up's and earlier runs' requests age out of it.
@@ -168,7 +172,7 @@ namespace CalendarWatch.Benchmarks
             connection.Retry = savedRetry;
 
             // 3. Zero latency, no limit: the client's own cost while streaming many items through the queue.
-            await emulator.SetFaultsAsync(new Dictionary<string, object?> { ["Latency"] = "00:00:00" }, cancellationToken).ConfigureAwait(false);
+            await emulator.SetFaultsAsync(new Dictionary<string, object?> { ["latencyMs"] = 0 }, cancellationToken).ConfigureAwait(false);
             var stream = await RunStreamAsync(client, address, options, cancellationToken).ConfigureAwait(false);
             figures.Line("stream_items", options.Items, "count");
             figures.Line("stream_failures", stream.Run.Failed, "count");
@@ -190,6 +194,13 @@ namespace CalendarWatch.Benchmarks
             return 0;
         }
 
+        /// <summary>The calendars watched (created through the emulator's admin API, owned by its no-auth caller).</summary>
+        internal const int Rooms = 50;
+
+        internal const string EmulatorOwner = "user@example.com";
+
+        internal static string RoomId(int i) => "room-" + i.ToString(CultureInfo.InvariantCulture) + "@resource.calendar.google.com";
+
         /// <summary>Requests made lazily, one at a time, as a pipeline would bind them.</summary>
         internal static IEnumerable<WatchRequest> Requests(string prefix, int count, Uri address)
         {
@@ -197,7 +208,7 @@ namespace CalendarWatch.Benchmarks
             {
                 yield return new WatchRequest
                 {
-                    CalendarId = "room-" + (i % 500).ToString(CultureInfo.InvariantCulture) + "@resource.calendar.google.com",
+                    CalendarId = RoomId(i % Rooms),
                     Resource = WatchResource.Events,
                     ChannelId = prefix + "-" + Guid.NewGuid().ToString("N"),
                     Address = address,

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 using System.Net;
@@ -83,6 +84,18 @@ namespace CalendarWatch.Benchmarks
             if (!response.IsSuccessStatusCode)
             {
                 throw new InvalidOperationException($"PUT /emulator/v1/faults answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false)}");
+            }
+        }
+
+        /// <summary>POST /emulator/v1/calendars: a watchable calendar owned by <paramref name="owner"/>.</summary>
+        public async Task CreateCalendarAsync(string id, string owner, CancellationToken cancellationToken)
+        {
+            var json = JsonSerializer.Serialize(new Dictionary<string, object> { ["id"] = id, ["owner"] = owner, ["watchable"] = true });
+            using var content = new StringContent(json, Encoding.UTF8, "application/json");
+            using var response = await _admin.PostAsync("emulator/v1/calendars", content, cancellationToken).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new InvalidOperationException($"POST /emulator/v1/calendars answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false)}");
             }
         }
 
