@@ -12,6 +12,26 @@ namespace CalendarWatch.Emulator
     /// <summary>Small HTTP helpers: raw-path splitting, query and form parsing, JSON answers.</summary>
     internal static class HttpUtil
     {
+        /// <summary>
+        /// Breaks the connection without a usable response. On the managed HttpListener (Linux, macOS)
+        /// Abort() alone sends "200 OK" with an empty body (dotnet/runtime#88196), so first promise a body that
+        /// never comes: the client then sees the response end prematurely, as after a reset.
+        /// </summary>
+        public static void Reset(System.Net.HttpListenerResponse response)
+        {
+            try
+            {
+                response.SendChunked = false;
+                response.ContentLength64 = 1 << 20;
+            }
+            catch (InvalidOperationException)
+            {
+                // headers already sent: Abort below still cuts the body short
+            }
+
+            response.Abort();
+        }
+
         private static readonly JsonSerializerOptions Indented = new JsonSerializerOptions { WriteIndented = true };
         private static readonly JsonSerializerOptions Compact = new JsonSerializerOptions { WriteIndented = false };
 
