@@ -187,6 +187,7 @@ namespace CalendarWatch.Engine
             Pump(onReady, () => Volatile.Read(ref _inFlight) >= ThrottleLimit || _pending.Count >= MaxPending);
             if (_cts.IsCancellationRequested)
             {
+                Flush(onReady); // earlier items first, so the output keeps the input order
                 Hand(onReady, new CompletedWork<TState, TResult>(sequence, state, default!, new OperationCanceledException("The operation was stopped before this item was started; nothing was sent for it."), isCancelled: true, wasStarted: false));
                 return;
             }

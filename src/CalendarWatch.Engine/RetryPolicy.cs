@@ -47,8 +47,12 @@ namespace CalendarWatch.Engine
 
         /// <summary>A one-line message for -Verbose; holds no token.</summary>
         public string Message =>
-            string.Format(CultureInfo.InvariantCulture, "Retrying the {0} of calendar '{1}' (channel '{2}') in {3:0.###} s, attempt {4} of {5}: {6}.",
-                Operation, CalendarId ?? "me", ChannelId ?? "-", Delay.TotalSeconds, Attempt + 1, MaxAttempts, Reason);
+            string.Format(CultureInfo.InvariantCulture, "Retrying the {0} of calendar '{1}' (channel '{2}') in {3:0.###} s, attempt {4}{5}: {6}.",
+                Operation, CalendarId ?? "me", ChannelId ?? "-", Delay.TotalSeconds, Attempt + 1,
+                IsRateLimit ? " (rate limited: retried within the retry time limit)" : " of " + MaxAttempts.ToString(CultureInfo.InvariantCulture), Reason);
+
+        /// <summary>True when the failure was a rate-limit answer (403 usage limit or 429).</summary>
+        public bool IsRateLimit => RetryPolicy.IsRateLimit(Exception);
 
         public override string ToString() => Message;
     }
@@ -201,7 +205,9 @@ namespace CalendarWatch.Engine
                 state.Call.EarlierAttemptMayHaveReachedServer = true;
             }
 
-            if (attemptNumber >= state.Settings.MaxRetry)
+            var rateLimited = IsRateLimit(exception);
+            if (state.Settings.MaxRetry == 0 ||
+                (rateLimited ? state.RateLimitRetries >= RetrySettings.MaxRateLimitRetries : state.FailureRetries >= state.Settings.MaxRetry))
             {
                 return false;
             }
@@ -213,8 +219,15 @@ namespace CalendarWatch.Engine
             }
 
             state.NextDelay = delay;
+            if (rateLimited) state.RateLimitRetries++;
+            else state.FailureRetries++;
             return true;
         }
+
+        /// <summary>True for Google's rate-limit answers: 429 and 403 with a usage-limit reason.</summary>
+        public static bool IsRateLimit(Exception? exception) =>
+            exception is CalendarApiException api &&
+            (api.StatusCode == 429 || (api.StatusCode == 403 && (api.Reason == "userRateLimitExceeded" || api.Reason == "rateLimitExceeded" || api.Reason == "quotaExceeded")));
 
         private sealed class CallState
         {
@@ -236,12 +249,17 @@ namespace CalendarWatch.Engine
 
             public TimeSpan NextDelay { get; set; }
 
+            public int FailureRetries { get; set; }
+
+            public int RateLimitRetries { get; set; }
+
             public void Notify(int attemptNumber, TimeSpan delay, Exception exception)
             {
                 Call.Retries++;
                 var handler = Call.OnRetry;
                 if (handler is null) return;
-                handler(new RetryNotice(Call.Operation, attemptNumber + 1, Settings.MaxRetry + 1, delay, exception, Describe(exception), Call.CalendarId, Call.ChannelId));
+                var maxAttempts = IsRateLimit(exception) ? RetrySettings.MaxRateLimitRetries + 1 : Settings.MaxRetry + 1;
+                handler(new RetryNotice(Call.Operation, attemptNumber + 1, maxAttempts, delay, exception, Describe(exception), Call.CalendarId, Call.ChannelId));
             }
         }
     }

@@ -8,12 +8,7 @@ namespace CalendarWatch.Engine
     /// </summary>
     public sealed class RetrySettings
     {
-        /// <summary>
-        /// Eight retries: with BaseDelay 1 s doubling to MaxDelay 32 s and half of each delay fixed, the backoff adds
-        /// up to at least 63.5 s, so an item that meets Google's per-minute user quota outlasts a whole window
-        /// (five retries would give up after as little as 15.5 s). RetryTimeLimit still caps the whole call.
-        /// </summary>
-        public const int DefaultMaxRetry = 8;
+        public const int DefaultMaxRetry = 5;
 
         /// <summary>Most Calendar rate-limit windows are per minute; two minutes lets one window pass and then some.</summary>
         public static readonly TimeSpan DefaultRetryTimeLimit = TimeSpan.FromMinutes(2);
@@ -27,7 +22,12 @@ namespace CalendarWatch.Engine
         private TimeSpan _baseDelay = DefaultBaseDelay;
         private TimeSpan _maxDelay = DefaultMaxDelay;
 
-        /// <summary>Retries after the first attempt (0 = never retry). At most 100.</summary>
+        /// <summary>
+        /// Retries after the first attempt for failures (5xx, broken connections, timeouts); 0 = never retry anything.
+        /// Rate-limit answers (403 userRateLimitExceeded/rateLimitExceeded/quotaExceeded, 429) do not use up this
+        /// count: waiting is their only cure, so they are retried while <see cref="RetryTimeLimit"/> allows (at most
+        /// <see cref="MaxRateLimitRetries"/> times). At most 100.
+        /// </summary>
         public int MaxRetry
         {
             get => _maxRetry;
@@ -37,6 +37,9 @@ namespace CalendarWatch.Engine
                 _maxRetry = value;
             }
         }
+
+        /// <summary>The most retries of rate-limit answers in one call (a safety cap; RetryTimeLimit is the real bound).</summary>
+        public const int MaxRateLimitRetries = 100;
 
         /// <summary>
         /// The longest one call may spend, counted from its first attempt: no retry starts whose delay would end past it.
