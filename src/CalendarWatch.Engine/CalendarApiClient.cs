@@ -29,6 +29,9 @@ namespace CalendarWatch.Engine
         private readonly CalendarConnection _connection;
         private PolicyHolder _policy;
 
+        // One shared rate-limit pause per identity (per-user quotas are per subject).
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RateLimitGate> _gates = new System.Collections.Concurrent.ConcurrentDictionary<string, RateLimitGate>(StringComparer.OrdinalIgnoreCase);
+
         public CalendarApiClient(CalendarConnection connection)
         {
             _connection = connection ?? throw new ArgumentNullException(nameof(connection));
@@ -270,7 +273,19 @@ namespace CalendarWatch.Engine
                 policy = _policy = new PolicyHolder(_connection.Retry);
             }
 
-            return policy.Policy.ExecuteAsync(ct => SendOnceAsync(relativePath, json, subject, scopes, ct), call, cancellationToken);
+            var gate = _gates.GetOrAdd(subject ?? string.Empty, _ => new RateLimitGate());
+            call.Gate = gate;
+            return policy.Policy.ExecuteAsync(
+                async ct =>
+                {
+                    await gate.WaitAsync(ct).ConfigureAwait(false);
+                    call.AttemptStarted = System.Diagnostics.Stopwatch.GetTimestamp();
+                    var response = await SendOnceAsync(relativePath, json, subject, scopes, ct).ConfigureAwait(false);
+                    gate.OnSuccess();
+                    return response;
+                },
+                call,
+                cancellationToken);
         }
 
         /// <summary>

@@ -212,7 +212,9 @@ namespace CalendarWatch.Engine
                 return false;
             }
 
-            var delay = ComputeDelay(state.Settings, attemptNumber, exception);
+            var delay = rateLimited && state.Call.Gate != null
+                ? state.Call.Gate.OnRateLimited(state.Settings, (exception as CalendarApiException)?.RetryAfter, state.Call.AttemptStarted)
+                : ComputeDelay(state.Settings, attemptNumber, exception);
             if (state.Elapsed.Elapsed + delay > state.Settings.RetryTimeLimit)
             {
                 return false;
@@ -283,6 +285,12 @@ namespace CalendarWatch.Engine
 
         /// <summary>Called (on a worker thread) before each retry's delay.</summary>
         public Action<RetryNotice>? OnRetry { get; }
+
+        /// <summary>The identity's shared rate-limit pause, when the caller keeps one (see <see cref="RateLimitGate"/>).</summary>
+        public RateLimitGate? Gate { get; set; }
+
+        /// <summary>When the current attempt started (a Stopwatch timestamp), set by the attempt itself.</summary>
+        public long AttemptStarted { get; set; }
 
         /// <summary>How many retries were made.</summary>
         public int Retries { get; internal set; }
