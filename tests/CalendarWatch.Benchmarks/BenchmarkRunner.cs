@@ -139,6 +139,9 @@ namespace CalendarWatch.Benchmarks
             figures.Line("latency_bound", bound.TotalSeconds, "s");
             figures.Line("engine_wall_over_latency_bound", engine.Wall.TotalSeconds / bound.TotalSeconds, "x");
 
+            // The same bound with the emulator's real cost per request (the baseline's mean) instead of the added latency alone.
+            figures.Line("engine_wall_over_measured_request_bound", engine.Wall.TotalSeconds / (baseline.TotalSeconds / options.ThrottleLimit), "x");
+
             // 2. The same watches under a per-user rate limit (403 userRateLimitExceeded, as Google answers it).
             // Google's 600 per minute, scaled: QuotaLimit per QuotaWindowMs; the retry delays scale by the same factor.
             var window = TimeSpan.FromMilliseconds(options.QuotaWindowMs);
