@@ -125,7 +125,7 @@ namespace CalendarWatch.Emulator
                 var limited = _state.CheckRateLimits(caller.Principal);
                 if (limited != null) throw limited;
 
-                if (_state.Roll(faults.ConnectionResetRate)) { HttpUtil.Reset(response); return; }
+                if (_state.Roll(faults.ConnectionResetRate)) { HttpUtil.AbortConnection(context); return; }
                 if (_state.Roll(faults.Error500Rate)) throw GoogleErrors.Backend500();
                 if (_state.Roll(faults.Error503Rate)) throw GoogleErrors.Backend503();
                 if (_state.Roll(faults.Error429Rate)) throw GoogleErrors.TooManyRequests(faults.RetryAfterSeconds);
@@ -146,7 +146,7 @@ namespace CalendarWatch.Emulator
                         var channel = Watch(route, caller, query, body);
                         if (route.Method.EndsWith(".watch", StringComparison.Ordinal) && _state.Roll(faults.ResponseLostRate))
                         {
-                            HttpUtil.Reset(response); // the channel exists; the caller never learns it
+                            HttpUtil.AbortConnection(context); // the channel exists; the caller never learns it
                             return;
                         }
                         await HttpUtil.WriteJsonAsync(response, 200, channel, pretty).ConfigureAwait(false);

@@ -205,7 +205,7 @@ namespace CalendarWatch.Emulator
                 }
                 catch
                 {
-                    try { context.Response.Abort(); } catch { /* the connection is already gone */ }
+                    HttpUtil.AbortConnection(context);
                 }
             }
         }

@@ -2,6 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Net;
+using System.Net.Sockets;
+using System.Reflection;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -12,26 +14,6 @@ namespace CalendarWatch.Emulator
     /// <summary>Small HTTP helpers: raw-path splitting, query and form parsing, JSON answers.</summary>
     internal static class HttpUtil
     {
-        /// <summary>
-        /// Breaks the connection without a usable response. On the managed HttpListener (Linux, macOS)
-        /// Abort() alone sends "200 OK" with an empty body (dotnet/runtime#88196), so first promise a body that
-        /// never comes: the client then sees the response end prematurely, as after a reset.
-        /// </summary>
-        public static void Reset(System.Net.HttpListenerResponse response)
-        {
-            try
-            {
-                response.SendChunked = false;
-                response.ContentLength64 = 1 << 20;
-            }
-            catch (InvalidOperationException)
-            {
-                // headers already sent: Abort below still cuts the body short
-            }
-
-            response.Abort();
-        }
-
         private static readonly JsonSerializerOptions Indented = new JsonSerializerOptions { WriteIndented = true };
         private static readonly JsonSerializerOptions Compact = new JsonSerializerOptions { WriteIndented = false };
 
@@ -104,6 +86,43 @@ namespace CalendarWatch.Emulator
             response.StatusCode = status;
             response.ContentLength64 = 0;
             response.Close();
+        }
+
+        /// <summary>
+        /// Drops the connection without any response. On Windows (HTTP.sys) HttpListenerResponse.Abort does that; the managed
+        /// listener used elsewhere writes a 200 while "aborting", so there the socket is reset directly (RST via zero linger).
+        /// </summary>
+        public static void AbortConnection(HttpListenerContext context)
+        {
+#if NET
+            if (!OperatingSystem.IsWindows())
+            {
+                try
+                {
+                    const BindingFlags flags = BindingFlags.NonPublic | BindingFlags.Instance;
+                    var connection = context.GetType().GetProperty("Connection", flags)?.GetValue(context);
+                    if (connection?.GetType().GetField("_socket", flags)?.GetValue(connection) is Socket socket)
+                    {
+                        socket.LingerState = new LingerOption(true, 0);
+                        socket.Close();
+                    }
+                    else
+                    {
+                        // Unknown listener internals: promise a body that never comes, so the client still fails.
+                        context.Response.ContentLength64 = 1;
+                    }
+                }
+                catch (Exception e) when (e is ObjectDisposedException || e is SocketException || e is InvalidOperationException || e is TargetInvocationException)
+                {
+                    // already gone
+                }
+            }
+#endif
+            try { context.Response.Abort(); }
+            catch (Exception e) when (e is ObjectDisposedException || e is SocketException || e is InvalidOperationException || e is HttpListenerException || e is IOException)
+            {
+                // the socket was reset above
+            }
         }
 
         public static string ToUnixMsString(DateTimeOffset time) =>

@@ -123,9 +123,9 @@ namespace CalendarWatch.Emulator
                         return (int)response.StatusCode;
                 }
             }
-            catch (Exception e) when (e is HttpRequestException || e is TaskCanceledException || e is System.IO.IOException)
+            catch (Exception e) when (e is HttpRequestException || e is TaskCanceledException || e is System.IO.IOException || e is ObjectDisposedException)
             {
-                if (_stopping.IsCancellationRequested) throw new OperationCanceledException();
+                if (_stopping.IsCancellationRequested || e is ObjectDisposedException) throw new OperationCanceledException();
                 return null; // no response: connection refused, reset or timed out
             }
         }
