@@ -265,7 +265,7 @@ namespace CalendarWatch.Benchmarks
             {
                 if (sequence + 1 == tenth)
                 {
-                    result.HeapAt10 = GC.GetTotalMemory(false);
+                    result.HeapAt10 = GC.GetTotalMemory(true);
                     self.Refresh();
                     result.WorkingSetAt10 = self.WorkingSet64;
                 }
@@ -276,7 +276,7 @@ namespace CalendarWatch.Benchmarks
             result.Cpu = self.TotalProcessorTime - cpuBefore;
             result.WorkingSetAtEnd = self.WorkingSet64;
             result.PeakWorkingSet = self.PeakWorkingSet64;
-            result.HeapAtEnd = GC.GetTotalMemory(false);
+            result.HeapAtEnd = GC.GetTotalMemory(true);
             return result;
         }
 
