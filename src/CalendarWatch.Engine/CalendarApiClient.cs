@@ -27,16 +27,28 @@ namespace CalendarWatch.Engine
         public const int MaxTokenLength = 256;
 
         private readonly CalendarConnection _connection;
+        private PolicyHolder _policy;
+
+        // One shared rate-limit pause per identity (per-user quotas are per subject).
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RateLimitGate> _gates = new System.Collections.Concurrent.ConcurrentDictionary<string, RateLimitGate>(StringComparer.OrdinalIgnoreCase);
 
         public CalendarApiClient(CalendarConnection connection)
         {
             _connection = connection ?? throw new ArgumentNullException(nameof(connection));
+            _policy = new PolicyHolder(connection.Retry);
         }
 
         public CalendarConnection Connection => _connection;
 
         /// <summary>Creates one channel; throws <see cref="CalendarWatchException"/> for anything that is not a channel.</summary>
-        public async Task<Channel> WatchAsync(WatchRequest request, CancellationToken cancellationToken = default)
+        public Task<Channel> WatchAsync(WatchRequest request, CancellationToken cancellationToken = default) => WatchAsync(request, null, cancellationToken);
+
+        /// <summary>
+        /// Creates one channel, retrying transient failures under the connection's <see cref="RetrySettings"/>;
+        /// <paramref name="onRetry"/> hears each retry (on a worker thread). A retried POST that meets
+        /// channelIdNotUnique after an attempt that may have reached the server fails as <c>CalendarWatch.ChannelMayExist</c>.
+        /// </summary>
+        public async Task<Channel> WatchAsync(WatchRequest request, Action<RetryNotice>? onRetry, CancellationToken cancellationToken = default)
         {
             Validate(request, _connection.AllowsHttpAddresses);
             var subject = request.Subject ?? _connection.DefaultSubject;
@@ -59,9 +71,10 @@ namespace CalendarWatch.Engine
             var json = JsonSerializer.Serialize(body, WireJsonContext.Default.ChannelWire);
             var path = WatchPath(request);
             var scopes = _connection.ScopesFor(Scopes.ForWatch(request.Resource));
+            var call = new RetryCall("watch", CalendarIdFor(request), request.ChannelId, onRetry);
             try
             {
-                using var response = await SendAsync(path, json, subject, scopes, cancellationToken).ConfigureAwait(false);
+                using var response = await SendAsync(path, json, subject, scopes, call, cancellationToken).ConfigureAwait(false);
                 var text = await ReadBodyAsync(response).ConfigureAwait(false);
                 ChannelWire? wire;
                 try
@@ -95,6 +108,19 @@ namespace CalendarWatch.Engine
                     Subject = subject,
                 };
             }
+            catch (CalendarApiException ex) when (ex.Reason == "channelIdNotUnique" && call.EarlierAttemptMayHaveReachedServer)
+            {
+                // An earlier attempt of this very call timed out or lost its connection: it may have created the
+                // channel, and this retry met it. Never success (we have no resourceId), never silent.
+                throw new CalendarWatchException("CalendarWatch.ChannelMayExist", FailureKind.ResourceExists,
+                    $"Channel '{request.ChannelId}' on calendar '{CalendarIdFor(request)}' (address {request.Address!.AbsoluteUri}) may exist: an earlier attempt was cut off after it may have reached Google, and the retry found the id taken. " +
+                    "Google sends its notifications to that address with X-Goog-Channel-ID set to this id; stop it with the X-Goog-Resource-ID from one of them, or let it expire.", ex)
+                {
+                    CalendarId = CalendarIdFor(request),
+                    ChannelId = request.ChannelId,
+                    Subject = subject,
+                };
+            }
             catch (CalendarWatchException ex)
             {
                 ex.CalendarId ??= CalendarIdFor(request);
@@ -106,7 +132,10 @@ namespace CalendarWatch.Engine
         }
 
         /// <summary>Stops a channel (channels.stop). Google answers 204; an unknown id or resourceId is 404.</summary>
-        public async Task StopChannelAsync(StopChannelRequest request, CancellationToken cancellationToken = default)
+        public Task StopChannelAsync(StopChannelRequest request, CancellationToken cancellationToken = default) => StopChannelAsync(request, null, cancellationToken);
+
+        /// <summary>Stops a channel, retrying transient failures; <paramref name="onRetry"/> hears each retry.</summary>
+        public async Task StopChannelAsync(StopChannelRequest request, Action<RetryNotice>? onRetry, CancellationToken cancellationToken = default)
         {
             if (request is null) throw new ArgumentNullException(nameof(request));
             if (string.IsNullOrWhiteSpace(request.ChannelId)) throw Invalid("CalendarWatch.InvalidChannelId", "The channel id is empty. Give the Id that the watch returned.", request.CalendarId, request.ChannelId);
@@ -115,7 +144,8 @@ namespace CalendarWatch.Engine
             var json = JsonSerializer.Serialize(new StopWire { Id = request.ChannelId, ResourceId = request.ResourceId, Token = string.IsNullOrEmpty(request.Token) ? null : request.Token }, WireJsonContext.Default.StopWire);
             try
             {
-                using var response = await SendAsync("calendar/v3/channels/stop", json, subject, _connection.ScopesFor(Scopes.ForStop), cancellationToken).ConfigureAwait(false);
+                var call = new RetryCall("stop", request.CalendarId, request.ChannelId, onRetry);
+                using var response = await SendAsync("calendar/v3/channels/stop", json, subject, _connection.ScopesFor(Scopes.ForStop), call, cancellationToken).ConfigureAwait(false);
             }
             catch (CalendarWatchException ex)
             {
@@ -236,11 +266,35 @@ namespace CalendarWatch.Engine
         private static CalendarWatchException Invalid(string errorId, string message, string? calendarId, string? channelId) =>
             new CalendarWatchException(errorId, FailureKind.InvalidArgument, message) { CalendarId = calendarId, ChannelId = channelId };
 
+        /// <summary>One POST under the connection's retry policy (<see cref="RetryPolicy"/>), each attempt as below.</summary>
+        private Task<HttpResponseMessage> SendAsync(string relativePath, string json, string? subject, IReadOnlyList<string> scopes, RetryCall call, CancellationToken cancellationToken)
+        {
+            var policy = _policy;
+            if (!ReferenceEquals(policy.Source, _connection.Retry) || !policy.Matches(_connection.Retry))
+            {
+                policy = _policy = new PolicyHolder(_connection.Retry);
+            }
+
+            var gate = _gates.GetOrAdd(subject ?? string.Empty, _ => new RateLimitGate());
+            call.Gate = gate;
+            return policy.Policy.ExecuteAsync(
+                async ct =>
+                {
+                    await gate.WaitAsync(ct).ConfigureAwait(false);
+                    call.AttemptStarted = System.Diagnostics.Stopwatch.GetTimestamp();
+                    var response = await SendOnceAsync(relativePath, json, subject, scopes, ct).ConfigureAwait(false);
+                    gate.OnSuccess();
+                    return response;
+                },
+                call,
+                cancellationToken);
+        }
+
         /// <summary>
-        /// One POST with a bearer token for (subject, scopes). A 401 drops the cached token and tries once more.
+        /// One attempt: a POST with a bearer token for (subject, scopes). A 401 drops the cached token and tries once more.
         /// Returns only success responses; anything else becomes a <see cref="CalendarWatchException"/>.
         /// </summary>
-        private async Task<HttpResponseMessage> SendAsync(string relativePath, string json, string? subject, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
+        private async Task<HttpResponseMessage> SendOnceAsync(string relativePath, string json, string? subject, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
         {
             var uri = new Uri(_connection.ApiEndpoint, relativePath);
             for (var attempt = 0; ; attempt++)
@@ -359,6 +413,24 @@ namespace CalendarWatch.Engine
             };
             var prefix = "HTTP " + status + (reason != null ? " " + reason : string.Empty) + ": ";
             return advice is null ? prefix + apiMessage : prefix + advice + " (Google: " + apiMessage + ")";
+        }
+
+        /// <summary>The policy built from a settings snapshot, rebuilt when the connection's settings change.</summary>
+        private sealed class PolicyHolder
+        {
+            public PolicyHolder(RetrySettings source)
+            {
+                Source = source;
+                Policy = new RetryPolicy(source);
+            }
+
+            public RetrySettings Source { get; }
+
+            public RetryPolicy Policy { get; }
+
+            public bool Matches(RetrySettings current) =>
+                current.MaxRetry == Policy.Settings.MaxRetry && current.RetryTimeLimit == Policy.Settings.RetryTimeLimit &&
+                current.BaseDelay == Policy.Settings.BaseDelay && current.MaxDelay == Policy.Settings.MaxDelay;
         }
 
         private static string InnermostMessage(Exception ex)

@@ -61,6 +61,15 @@ namespace CalendarWatch.Engine
         /// <summary>Each request's own time limit (one attempt).</summary>
         public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+        /// <summary>Retry bounds for every call on this connection (Connect-CalendarWatch -MaxRetry / -RetryTimeLimit).</summary>
+        public RetrySettings Retry
+        {
+            get => _retry;
+            set => _retry = value ?? throw new ArgumentNullException(nameof(value));
+        }
+
+        private RetrySettings _retry = new RetrySettings();
+
         /// <summary>Plain-http webhook addresses are accepted only by the emulator or an endpoint on loopback.</summary>
         public bool AllowsHttpAddresses => Kind == ConnectionKind.Emulator || ApiEndpoint.IsLoopback;
 

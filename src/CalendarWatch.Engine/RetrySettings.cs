@@ -1,0 +1,84 @@
+using System;
+
+namespace CalendarWatch.Engine
+{
+    /// <summary>
+    /// How hard one connection tries before an item fails (Connect-CalendarWatch -MaxRetry / -RetryTimeLimit).
+    /// Read at the start of each call, so a change applies to the next request.
+    /// </summary>
+    public sealed class RetrySettings
+    {
+        public const int DefaultMaxRetry = 5;
+
+        /// <summary>Most Calendar rate-limit windows are per minute; two minutes lets one window pass and then some.</summary>
+        public static readonly TimeSpan DefaultRetryTimeLimit = TimeSpan.FromMinutes(2);
+
+        public static readonly TimeSpan DefaultBaseDelay = TimeSpan.FromSeconds(1);
+
+        public static readonly TimeSpan DefaultMaxDelay = TimeSpan.FromSeconds(32);
+
+        private int _maxRetry = DefaultMaxRetry;
+        private TimeSpan _retryTimeLimit = DefaultRetryTimeLimit;
+        private TimeSpan _baseDelay = DefaultBaseDelay;
+        private TimeSpan _maxDelay = DefaultMaxDelay;
+
+        /// <summary>
+        /// Retries after the first attempt for failures (5xx, broken connections, timeouts); 0 = never retry anything.
+        /// Rate-limit answers (403 userRateLimitExceeded/rateLimitExceeded/quotaExceeded, 429) do not use up this
+        /// count: waiting is their only cure, so they are retried while <see cref="RetryTimeLimit"/> allows (at most
+        /// <see cref="MaxRateLimitRetries"/> times). At most 100.
+        /// </summary>
+        public int MaxRetry
+        {
+            get => _maxRetry;
+            set
+            {
+                if (value < 0 || value > 100) throw new ArgumentOutOfRangeException(nameof(value), value, "MaxRetry must be between 0 and 100.");
+                _maxRetry = value;
+            }
+        }
+
+        /// <summary>The most retries of rate-limit answers in one call (a safety cap; RetryTimeLimit is the real bound).</summary>
+        public const int MaxRateLimitRetries = 100;
+
+        /// <summary>
+        /// The longest one call may spend, counted from its first attempt: no retry starts whose delay would end past it.
+        /// </summary>
+        public TimeSpan RetryTimeLimit
+        {
+            get => _retryTimeLimit;
+            set
+            {
+                if (value < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(value), value, "RetryTimeLimit must not be negative.");
+                _retryTimeLimit = value;
+            }
+        }
+
+        /// <summary>The first backoff delay; each further retry doubles it (with jitter) up to <see cref="MaxDelay"/>.</summary>
+        public TimeSpan BaseDelay
+        {
+            get => _baseDelay;
+            set
+            {
+                if (value < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(value), value, "BaseDelay must not be negative.");
+                _baseDelay = value;
+            }
+        }
+
+        /// <summary>The longest backoff delay (Retry-After from the server may ask for more, within the time limit).</summary>
+        public TimeSpan MaxDelay
+        {
+            get => _maxDelay;
+            set
+            {
+                if (value < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(value), value, "MaxDelay must not be negative.");
+                _maxDelay = value;
+            }
+        }
+
+        /// <summary>A copy, so a running call is not affected by a change made meanwhile.</summary>
+        public RetrySettings Clone() => (RetrySettings)MemberwiseClone();
+
+        public override string ToString() => $"MaxRetry {MaxRetry}, RetryTimeLimit {RetryTimeLimit}, BaseDelay {BaseDelay}, MaxDelay {MaxDelay}";
+    }
+}

@@ -1,0 +1,55 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Threading.Tasks;
+using CalendarWatch.Benchmarks;
+using Xunit;
+
+namespace CalendarWatch.Tests.Scale
+{
+    /// <summary>
+    /// The benchmark at tiny sizes (--smoke), emulator in its own process: it must run end to end and print its
+    /// figures as "name value unit". Asserts on what it prints, never on timing (figures come from the full run).
+    /// </summary>
+    public sealed class BenchmarkSmokeTests
+    {
+        [Fact]
+        public async Task SmokeRunPrintsEveryFigure()
+        {
+            using var output = new StringWriter(CultureInfo.InvariantCulture);
+            var exit = await BenchmarkRunner.RunAsync(new[] { "--smoke" }, output);
+            var text = output.ToString();
+            Assert.True(exit == 0, text);
+
+            var figures = new Dictionary<string, (double Value, string Unit)>(StringComparer.Ordinal);
+            foreach (var line in text.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0 && !l.StartsWith("#", StringComparison.Ordinal)))
+            {
+                var parts = line.Split(' ');
+                Assert.True(parts.Length == 3, $"not 'name value unit': {line}");
+                Assert.True(double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var value), $"not a number: {line}");
+                figures[parts[0]] = (value, parts[2]);
+            }
+
+            foreach (var name in new[]
+            {
+                "baseline_sequential_wall", "engine_t8_wall", "speedup_over_baseline", "engine_wall_over_latency_bound",
+                "quota_failures", "quota_wall", "quota_wall_over_bound", "stream_cpu_per_channel", "stream_peak_working_set",
+                "stream_managed_heap_growth", "token_requests",
+            })
+            {
+                Assert.True(figures.ContainsKey(name), $"'{name}' missing from:\n{text}");
+            }
+
+            Assert.Equal(0, figures["baseline_failures"].Value);
+            Assert.Equal(0, figures["engine_t8_failures"].Value);
+            Assert.Equal(0, figures["engine_order_violations"].Value);
+            Assert.Equal(0, figures["quota_failures"].Value);
+            Assert.Equal(0, figures["stream_failures"].Value);
+            Assert.Equal(400, figures["stream_items"].Value);
+            Assert.Equal("ms", figures["stream_cpu_per_channel"].Unit);
+            Assert.Equal("MiB", figures["stream_peak_working_set"].Unit);
+        }
+    }
+}

@@ -1,0 +1,167 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using CalendarWatch.Emulator;
+using CalendarWatch.Engine;
+using Xunit;
+
+namespace CalendarWatch.Tests.Scale
+{
+    /// <summary>The retry policy through the real client against the emulator's fault knobs.</summary>
+    public sealed class RetryTests
+    {
+        private const string Watch = "calendar.events.watch";
+
+        [Fact]
+        public async Task A429IsRetriedAfterItsRetryAfter()
+        {
+            await using var h = await ScaleHarness.StartAsync();
+            h.Emulator.SetFaults(new EmulatorFaults { Error429Rate = 1, RetryAfterSeconds = 1 });
+            var notices = new List<RetryNotice>();
+            var channel = await h.Client.WatchAsync(h.Request("retry-after-1"), n =>
+            {
+                notices.Add(n);
+                h.Emulator.SetFaults(new EmulatorFaults()); // the next attempt goes through
+            });
+
+            Assert.Equal("retry-after-1", channel.Id);
+            var notice = Assert.Single(notices);
+            Assert.True(notice.Delay >= TimeSpan.FromSeconds(1), $"delay {notice.Delay} is shorter than Retry-After (the base delay is 1 ms)");
+            Assert.Equal(1, notice.Attempt);
+            Assert.Contains("HTTP 429 rateLimitExceeded", notice.Reason);
+            Assert.Contains("retry-after-1", notice.Message);
+            Assert.Contains(ScaleHarness.Calendar, notice.Message);
+            Assert.Equal(2, h.Requests(Watch));
+            Assert.Single(h.ChannelIds("retry-after-"));
+        }
+
+        [Fact]
+        public async Task UserRateLimit403IsRetried()
+        {
+            await using var h = await ScaleHarness.StartAsync();
+            h.Emulator.SetFaults(new EmulatorFaults { UserRateLimit = 1, RateLimitWindow = TimeSpan.FromHours(1) });
+            await h.Client.WatchAsync(h.Request("quota-0"));
+            var notices = new List<RetryNotice>();
+            var channel = await h.Client.WatchAsync(h.Request("quota-1"), n =>
+            {
+                notices.Add(n);
+                h.Emulator.SetFaults(new EmulatorFaults());
+            });
+
+            Assert.Equal("quota-1", channel.Id);
+            Assert.Contains("HTTP 403 userRateLimitExceeded", Assert.Single(notices).Reason);
+            Assert.Equal(2, h.ChannelIds("quota-").Count);
+        }
+
+        [Fact]
+        public async Task Persistent503GivesUpAfterMaxRetry()
+        {
+            await using var h = await ScaleHarness.StartAsync();
+            h.Connection.Retry.MaxRetry = 2;
+            h.Emulator.SetFaults(new EmulatorFaults { Error503Rate = 1 });
+            var notices = new List<RetryNotice>();
+            var error = await Assert.ThrowsAsync<CalendarApiException>(() => h.Client.WatchAsync(h.Request("down-1"), notices.Add));
+
+            Assert.Equal(503, error.StatusCode);
+            Assert.Equal("down-1", error.ChannelId);
+            Assert.Equal(new[] { 1, 2 }, notices.Select(n => n.Attempt));
+            Assert.All(notices, n => Assert.Equal(3, n.MaxAttempts));
+            Assert.Equal(3, h.Requests(Watch));
+            Assert.Empty(h.ChannelIds("down-"));
+        }
+
+        [Fact]
+        public async Task RetryTimeLimitStopsRetriesThatWouldEndTooLate()
+        {
+            await using var h = await ScaleHarness.StartAsync();
+            h.Connection.Retry = new RetrySettings { BaseDelay = TimeSpan.FromSeconds(30), MaxDelay = TimeSpan.FromSeconds(30), RetryTimeLimit = TimeSpan.FromSeconds(5) };
+            h.Emulator.SetFaults(new EmulatorFaults { Error500Rate = 1 });
+            var notices = new List<RetryNotice>();
+            var error = await Assert.ThrowsAsync<CalendarApiException>(() => h.Client.WatchAsync(h.Request("late-1"), notices.Add));
+
+            Assert.Equal(500, error.StatusCode);
+            Assert.Empty(notices); // the first backoff (15–30 s) would end past the 5 s limit
+            Assert.Equal(1, h.Requests(Watch));
+        }
+
+        [Fact]
+        public async Task A400IsNeverRetried()
+        {
+            await using var h = await ScaleHarness.StartAsync();
+            var notices = new List<RetryNotice>();
+            var request = h.Request("bad-type-1");
+            request.EventTypes = new[] { "noSuchType" };
+            var error = await Assert.ThrowsAsync<CalendarApiException>(() => h.Client.WatchAsync(request, notices.Add));
+
+            Assert.Equal(400, error.StatusCode);
+            Assert.Empty(notices);
+            Assert.Equal(1, h.Requests(Watch));
+        }
+
+        [Fact]
+        public async Task A404IsNeverRetried()
+        {
+            await using var h = await ScaleHarness.StartAsync();
+            var notices = new List<RetryNotice>();
+            var error = await Assert.ThrowsAsync<CalendarApiException>(() => h.Client.WatchAsync(h.Request("missing-1", "no-such-calendar@example.com"), notices.Add));
+
+            Assert.Equal(404, error.StatusCode);
+            Assert.Equal("no-such-calendar@example.com", error.CalendarId);
+            Assert.Empty(notices);
+            Assert.Equal(1, h.Requests(Watch));
+        }
+
+        [Fact]
+        public async Task AReusedIdWithoutAnEarlierCutOffAttemptStaysChannelIdNotUnique()
+        {
+            await using var h = await ScaleHarness.StartAsync();
+            await h.Client.WatchAsync(h.Request("twice-1"));
+            var error = await Assert.ThrowsAsync<CalendarApiException>(() => h.Client.WatchAsync(h.Request("twice-1")));
+
+            Assert.Equal("CalendarWatch.ChannelIdNotUnique", error.ErrorId);
+            Assert.Equal(2, h.Requests(Watch));
+        }
+
+        [Fact]
+        public async Task CancellationStopsARetryAtOnce()
+        {
+            await using var h = await ScaleHarness.StartAsync();
+            h.Connection.Retry = new RetrySettings { BaseDelay = TimeSpan.FromMinutes(1), MaxDelay = TimeSpan.FromMinutes(1), RetryTimeLimit = TimeSpan.FromMinutes(10) };
+            h.Emulator.SetFaults(new EmulatorFaults { Error503Rate = 1 });
+            using var cancel = new CancellationTokenSource();
+            var clock = new Stopwatch();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => h.Client.WatchAsync(h.Request("stop-1"), n =>
+            {
+                clock.Start();
+                cancel.Cancel(); // the caller stops during the (30–60 s) backoff
+            }, cancel.Token));
+            clock.Stop();
+
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"cancel took {clock.Elapsed}");
+            Assert.Equal(1, h.Requests(Watch));
+        }
+
+        [Fact]
+        public async Task ResponseLostMakesTheRetriedWatchChannelMayExist()
+        {
+            await using var h = await ScaleHarness.StartAsync();
+            h.Emulator.SetFaults(new EmulatorFaults { ResponseLostRate = 1 });
+            var notices = new List<RetryNotice>();
+            var error = await Assert.ThrowsAsync<CalendarWatchException>(() => h.Client.WatchAsync(h.Request("lost-1"), notices.Add));
+
+            Assert.Equal("CalendarWatch.ChannelMayExist", error.ErrorId);
+            Assert.Equal(FailureKind.ResourceExists, error.Kind);
+            Assert.Equal("lost-1", error.ChannelId);
+            Assert.Equal(ScaleHarness.Calendar, error.CalendarId);
+            Assert.Contains("lost-1", error.Message);
+            Assert.Contains(ScaleHarness.Calendar, error.Message);
+            Assert.Contains(h.Address.AbsoluteUri, error.Message);
+            Assert.Equal("CalendarWatch.ChannelIdNotUnique", Assert.IsType<CalendarApiException>(error.InnerException).ErrorId);
+            Assert.Contains("connection failed", Assert.Single(notices).Reason);
+            Assert.Equal(new[] { "lost-1" }, h.ChannelIds("lost-"));
+        }
+    }
+}
