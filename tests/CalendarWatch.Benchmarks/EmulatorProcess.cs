@@ -13,7 +13,7 @@ using System.Threading.Tasks;
 namespace CalendarWatch.Benchmarks
 {
     /// <summary>
-    /// The emulator in its own process (`dotnet CalendarWatch.Emulator.dll --port N --no-auth --allow-http`), so its
+    /// The emulator in its own process (`dotnet CalendarWatch.Emulator.dll --port N --allow-http`, with auth), so its
     /// CPU and memory never count as the client's. Its admin API (/emulator/v1/) sets faults and reads stats.
     /// </summary>
     internal sealed class EmulatorProcess : IAsyncDisposable
@@ -52,7 +52,6 @@ namespace CalendarWatch.Benchmarks
             psi.ArgumentList.Add(dllPath);
             psi.ArgumentList.Add("--port");
             psi.ArgumentList.Add(port.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            psi.ArgumentList.Add("--no-auth");
             psi.ArgumentList.Add("--allow-http");
             psi.ArgumentList.Add("--latency-ms");
             psi.ArgumentList.Add(latencyMs.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -96,6 +95,18 @@ namespace CalendarWatch.Benchmarks
             if (!response.IsSuccessStatusCode)
             {
                 throw new InvalidOperationException($"POST /emulator/v1/calendars answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false)}");
+            }
+        }
+
+        /// <summary>POST /emulator/v1/serviceAccounts: a key the token endpoint will accept (every calendar scope granted).</summary>
+        public async Task RegisterServiceAccountAsync(string clientEmail, string clientId, string publicKeyPem, CancellationToken cancellationToken)
+        {
+            var json = JsonSerializer.Serialize(new Dictionary<string, object> { ["clientEmail"] = clientEmail, ["clientId"] = clientId, ["publicKeyPem"] = publicKeyPem, ["subjects"] = Array.Empty<string>() });
+            using var content = new StringContent(json, Encoding.UTF8, "application/json");
+            using var response = await _admin.PostAsync("emulator/v1/serviceAccounts", content, cancellationToken).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new InvalidOperationException($"POST /emulator/v1/serviceAccounts answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false)}");
             }
         }
 

@@ -48,6 +48,8 @@ namespace CalendarWatch.Tests.Scale
             Assert.Equal(0, figures["quota_failures"].Value);
             Assert.Equal(0, figures["stream_failures"].Value);
             Assert.Equal(400, figures["stream_items"].Value);
+            Assert.Equal(1, figures["identities"].Value);
+            Assert.Equal(1, figures["token_requests"].Value);
             Assert.Equal("ms", figures["stream_cpu_per_channel"].Unit);
             Assert.Equal("MiB", figures["stream_peak_working_set"].Unit);
         }
