@@ -7,7 +7,7 @@ using System.Threading.Tasks;
 namespace CalendarWatch.Emulator
 {
     /// <summary>
-    /// Runs the emulator alone: dotnet run --project src/CalendarWatch.Emulator -f net8.0 -- --port 8085 [--no-auth] [--allow-http]
+    /// Runs the emulator alone: dotnet run --project src/CalendarWatch.Emulator -- --port 8085 [--no-auth] [--allow-http]
     /// [--latency-ms N] [--max-lifetime-days N]. Prints "Listening on http://127.0.0.1:PORT/" once ready; serves until Ctrl+C.
     /// </summary>
     internal static class Program
