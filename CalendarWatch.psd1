@@ -13,6 +13,8 @@
     FunctionsToExport    = @()
     CmdletsToExport      = @(
         'Connect-CalendarWatch'
+        'Disconnect-CalendarWatch'
+        'Get-CalendarWatchConnection'
         'New-CalendarAclWatch'
         'New-CalendarEventWatch'
     )

@@ -54,12 +54,14 @@ function Read-SharedTextLine {
 function Start-CalendarEmulator {
     <#
     .SYNOPSIS
-    Starts the emulator (no auth, http addresses allowed) on a free loopback port and waits for its "Listening on" line.
-    Returns an object with Process, BaseUri (ending in /), Port and LogFolder.
+    Starts the emulator (no auth unless -WithAuth; http addresses allowed) on a free loopback port and waits for its
+    "Listening on" line. Returns an object with Process, BaseUri (ending in /), Port and LogFolder.
     #>
     param(
         [Parameter(Mandatory)][string]$RepositoryRoot,
-        [TimeSpan]$Timeout = [TimeSpan]::FromSeconds(60)
+        [TimeSpan]$Timeout = [TimeSpan]::FromSeconds(60),
+        # Verify bearer tokens like Google (service accounts registered through the admin API).
+        [switch]$WithAuth
     )
 
     $dll = Get-EmulatorAssemblyPath -RepositoryRoot $RepositoryRoot
@@ -70,7 +72,12 @@ function Start-CalendarEmulator {
 
     # --port 0: the emulator picks a free port and prints it, so no other process can take it in between.
     # Start-Process joins the arguments with spaces: quote the path, which may contain spaces.
-    $process = Start-Process -FilePath 'dotnet' -ArgumentList @("`"$dll`"", '--port', '0', '--no-auth', '--allow-http') `
+    $arguments = @("`"$dll`"", '--port', '0', '--allow-http')
+    if (-not $WithAuth) {
+        $arguments += '--no-auth'
+    }
+
+    $process = Start-Process -FilePath 'dotnet' -ArgumentList $arguments `
         -RedirectStandardOutput $stdout -RedirectStandardError $stderr -PassThru -NoNewWindow
 
     # Wait for the emulator to say where it listens (a readiness check, bounded by $Timeout).

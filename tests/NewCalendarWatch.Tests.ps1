@@ -41,7 +41,7 @@ AfterAll {
 Describe 'Module surface' {
     It 'exports exactly the cmdlets the manifest lists' {
         $names = @((Get-Module -Name CalendarWatch).ExportedCmdlets.Keys | Sort-Object)
-        $names | Should -Be @('Connect-CalendarWatch', 'New-CalendarAclWatch', 'New-CalendarEventWatch')
+        $names | Should -Be @('Connect-CalendarWatch', 'Disconnect-CalendarWatch', 'Get-CalendarWatchConnection', 'New-CalendarAclWatch', 'New-CalendarEventWatch')
     }
 
     It 'completes -EventType with the known event types' {
@@ -50,10 +50,10 @@ Describe 'Module surface' {
         @($completion.CompletionMatches | ForEach-Object { $_.CompletionText }) | Should -Contain 'focusTime'
     }
 
-    It 'has help for <_>' -ForEach @('Connect-CalendarWatch', 'New-CalendarEventWatch', 'New-CalendarAclWatch') {
+    It 'has help for <_>' -ForEach @('Connect-CalendarWatch', 'Get-CalendarWatchConnection', 'Disconnect-CalendarWatch', 'New-CalendarEventWatch', 'New-CalendarAclWatch') {
         $help = Get-Help -Name $_ -Full
         $help.Synopsis | Should -Not -BeNullOrEmpty
-        $help.Synopsis | Should -Not -Match '^\s*New-|^\s*Connect-'
+        $help.Synopsis | Should -Not -Match '^\s*(New|Connect|Get|Disconnect)-'
         @($help.Examples.Example).Count | Should -BeGreaterThan 0
     }
 }
@@ -329,9 +329,17 @@ catch {
         $result.Value | Should -Be $calendar
     }
 
-    It 'stops with CalendarWatch.NotConnected when there is no connection at all' {
+    It 'stops with CalendarWatch.NotConnected when there is no connection and no usable ADC' {
         Remove-Item -Path Env:CALENDARWATCH_EMULATOR_HOST -ErrorAction SilentlyContinue
-        $text = & $script:pwsh -NoProfile -NonInteractive -File $script:childScript -Manifest $builtManifest -CalendarId 'nobody@example.com' -Address 'https://hooks.example.com/calendar'
+        # Without a connection the cmdlets fall back to Application Default Credentials; point ADC at a missing file so
+        # the outcome does not depend on this machine's gcloud login or metadata server.
+        $env:GOOGLE_APPLICATION_CREDENTIALS = Join-Path -Path $TestDrive -ChildPath 'no-such-adc.json'
+        try {
+            $text = & $script:pwsh -NoProfile -NonInteractive -File $script:childScript -Manifest $builtManifest -CalendarId 'nobody@example.com' -Address 'https://hooks.example.com/calendar'
+        }
+        finally {
+            Remove-Item -Path Env:GOOGLE_APPLICATION_CREDENTIALS -ErrorAction SilentlyContinue
+        }
 
         $result = ($text | Select-Object -Last 1) | ConvertFrom-Json
         $result.Outcome | Should -Be 'Error'

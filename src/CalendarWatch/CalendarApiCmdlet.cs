@@ -58,7 +58,7 @@ namespace CalendarWatch
         /// <summary>One -Verbose line after success; null writes none.</summary>
         protected virtual string? DescribeResult(TRequest request, object? result) => null;
 
-        /// <summary>The connection given explicitly to this command, if any (a later -Connection parameter).</summary>
+        /// <summary>The connection given explicitly to this command (-Connection), if any.</summary>
         protected virtual CalendarConnection? ExplicitConnection => null;
 
         protected override void ProcessRecord()
@@ -233,7 +233,12 @@ namespace CalendarWatch
                     ThrowTerminatingError(new ErrorRecord(ex, "CalendarWatch.InvalidEmulatorHost", ErrorCategory.InvalidArgument, CalendarConnection.EmulatorHostVariable));
                 }
 
-                _client = new CalendarApiClient(_connection!.Connection);
+                if (_connection!.Note != null)
+                {
+                    WriteVerbose(_connection.Note);
+                }
+
+                _client = new CalendarApiClient(_connection.Connection);
                 WriteVerbose($"Using the {_connection.Source} connection: {_connection.Connection}.");
             }
 

@@ -1,5 +1,6 @@
 using System;
 using CalendarWatch.Engine;
+using CalendarWatch.Engine.Auth;
 
 namespace CalendarWatch
 {
@@ -9,19 +10,21 @@ namespace CalendarWatch
         Explicit,
         Session,
         Environment,
+        ApplicationDefault,
     }
 
     /// <summary>
     /// The connection Connect-CalendarWatch stored for this PowerShell process. Whatever way a connection was made
-    /// (emulator, access token, and later key files, domain-wide delegation, ADC) it is one
-    /// <see cref="CalendarConnection"/> here, so the watch cmdlets never learn how it authenticates.
+    /// (emulator, access token, key file with domain-wide delegation, ADC) it is one <see cref="CalendarConnection"/>
+    /// here, so the watch cmdlets never learn how it authenticates.
     /// </summary>
     public static class CalendarWatchSession
     {
         private static readonly object Gate = new object();
         private static CalendarConnection? _current;
+        private static bool _currentHandedOut;
 
-        /// <summary>The stored connection, or null before Connect-CalendarWatch.</summary>
+        /// <summary>The stored connection, or null before Connect-CalendarWatch (and after Disconnect-CalendarWatch).</summary>
         public static CalendarConnection? Current
         {
             get
@@ -34,19 +37,31 @@ namespace CalendarWatch
         }
 
         /// <summary>Stores a connection, disposing the one it replaces.</summary>
-        public static void Set(CalendarConnection? connection)
+        public static void Set(CalendarConnection? connection) => Set(connection, handedOut: false);
+
+        /// <summary>
+        /// Stores a connection (null forgets it). The one it replaces is disposed unless it was handed out
+        /// (Connect-CalendarWatch -PassThru): a script may still use that object as -Connection.
+        /// </summary>
+        /// <returns>The connection that was stored before, or null.</returns>
+        public static CalendarConnection? Set(CalendarConnection? connection, bool handedOut)
         {
             CalendarConnection? previous;
+            bool previousHandedOut;
             lock (Gate)
             {
                 previous = _current;
+                previousHandedOut = _currentHandedOut;
                 _current = connection;
+                _currentHandedOut = connection != null && handedOut;
             }
 
-            if (previous != null && !ReferenceEquals(previous, connection))
+            if (previous != null && !previousHandedOut && !ReferenceEquals(previous, connection))
             {
                 previous.Dispose();
             }
+
+            return previous;
         }
     }
 
@@ -61,6 +76,9 @@ namespace CalendarWatch
         }
 
         public CalendarConnection Connection { get; }
+
+        /// <summary>Why this connection was chosen, when the user did not choose it (a -Verbose line); null otherwise.</summary>
+        public string? Note { get; internal set; }
 
         public ConnectionSource Source { get; }
 
@@ -77,14 +95,15 @@ namespace CalendarWatch
     }
 
     /// <summary>
-    /// The one place that decides which connection a command uses: an explicit connection, else the one
-    /// Connect-CalendarWatch stored, else the emulator named by CALENDARWATCH_EMULATOR_HOST, else an error.
+    /// The one place that decides which connection a command uses: an explicit connection (-Connection), else the one
+    /// Connect-CalendarWatch stored, else the emulator named by CALENDARWATCH_EMULATOR_HOST, else Application Default
+    /// Credentials against Google (<see cref="ConnectionFactory.ConnectDefault"/>), else an error.
     /// </summary>
     public static class ConnectionResolver
     {
         public const string NotConnectedErrorId = "CalendarWatch.NotConnected";
 
-        /// <exception cref="CalendarWatchException">Nothing to connect with (ErrorId CalendarWatch.NotConnected).</exception>
+        /// <exception cref="CalendarWatchException">Nothing to connect with (ErrorId CalendarWatch.NotConnected, the ADC failure inside).</exception>
         /// <exception cref="ArgumentException">CALENDARWATCH_EMULATOR_HOST is set but malformed.</exception>
         public static ResolvedConnection Resolve(CalendarConnection? explicitConnection = null)
         {
@@ -99,14 +118,21 @@ namespace CalendarWatch
                 return new ResolvedConnection(stored, ConnectionSource.Session, owned: false);
             }
 
-            var fromEnvironment = CalendarConnection.FromEnvironment();
-            if (fromEnvironment != null)
+            CalendarConnection fallback;
+            string why;
+            try
             {
-                return new ResolvedConnection(fromEnvironment, ConnectionSource.Environment, owned: true);
+                fallback = ConnectionFactory.ConnectDefault(out why);
+            }
+            catch (CalendarWatchException ex)
+            {
+                // The ADC message names what was looked for and what to run; keep it, under one stable ErrorId.
+                throw new CalendarWatchException(NotConnectedErrorId, FailureKind.AuthenticationError,
+                    $"Not connected: Connect-CalendarWatch was not run, {CalendarConnection.EmulatorHostVariable} is not set, and Application Default Credentials could not be used. {ex.Message}", ex);
             }
 
-            throw new CalendarWatchException(NotConnectedErrorId, FailureKind.AuthenticationError,
-                $"Not connected: run Connect-CalendarWatch (with -AccessToken, or -Emulator for a local emulator), or set {CalendarConnection.EmulatorHostVariable} to host:port.");
+            var source = fallback.Kind == ConnectionKind.Emulator ? ConnectionSource.Environment : ConnectionSource.ApplicationDefault;
+            return new ResolvedConnection(fallback, source, owned: true) { Note = why };
         }
     }
 }

@@ -9,8 +9,8 @@ namespace CalendarWatch.Commands
 {
     /// <summary>
     /// Stores the connection the other cmdlets use for the rest of the session. Every way of connecting ends in one
-    /// <see cref="CalendarConnection"/> handed to <see cref="CalendarWatchSession"/>; a new way (key file, domain-wide
-    /// delegation, ADC) is a new parameter set here and nothing else.
+    /// <see cref="CalendarConnection"/> built by the engine (<see cref="ConnectionFactory"/>) and handed to
+    /// <see cref="CalendarWatchSession"/>; -NoStore returns it instead, for -Connection.
     /// </summary>
     [Cmdlet(VerbsCommunications.Connect, "CalendarWatch", DefaultParameterSetName = AccessTokenSet)]
     [OutputType(typeof(ConnectionInfo))]
@@ -18,60 +18,102 @@ namespace CalendarWatch.Commands
     {
         private const string AccessTokenSet = "AccessToken";
         private const string EmulatorSet = "Emulator";
+        private const string KeyFileSet = "KeyFile";
+        private const string ApplicationDefaultSet = "ApplicationDefault";
 
         [Parameter(Mandatory = true, ParameterSetName = AccessTokenSet, HelpMessage = "An OAuth 2.0 access token you already hold, as a SecureString (Read-Host -AsSecureString).")]
         [ValidateNotNull]
         public SecureString? AccessToken { get; set; }
 
-        [Parameter(ParameterSetName = AccessTokenSet, HelpMessage = "The API root to call; default https://www.googleapis.com/.")]
+        [Parameter(Mandatory = true, ParameterSetName = KeyFileSet, HelpMessage = "The path of a service account's JSON key. Only a key of type service_account is accepted.")]
+        [ValidateNotNullOrEmpty]
+        public string? KeyFile { get; set; }
+
+        [Parameter(Mandatory = true, ParameterSetName = ApplicationDefaultSet, HelpMessage = "Use Application Default Credentials: GOOGLE_APPLICATION_CREDENTIALS, gcloud's ADC file, or the metadata server.")]
+        public SwitchParameter ApplicationDefault { get; set; }
+
+        [Parameter(ParameterSetName = KeyFileSet, HelpMessage = "The Workspace user to act as when an item gives no -Subject (domain-wide delegation), e.g. admin@example.com.")]
+        [Parameter(ParameterSetName = ApplicationDefaultSet, HelpMessage = "The Workspace user to act as when an item gives no -Subject (domain-wide delegation; needs a service account).")]
+        [ValidateNotNullOrEmpty]
+        public string? Subject { get; set; }
+
+        [Parameter(ParameterSetName = AccessTokenSet, HelpMessage = "The API root to call; default https://www.googleapis.com/ (https, or http on loopback only).")]
+        [Parameter(ParameterSetName = KeyFileSet, HelpMessage = "The API root to call; default https://www.googleapis.com/ (https, or http on loopback only).")]
+        [Parameter(ParameterSetName = ApplicationDefaultSet, HelpMessage = "The API root to call; default https://www.googleapis.com/ (https, or http on loopback only).")]
         [ValidateNotNull]
         public Uri? ApiEndpoint { get; set; }
+
+        [Parameter(ParameterSetName = AccessTokenSet, HelpMessage = "The OAuth scopes every call asks for (full URLs or short names such as calendar.readonly). Default: the narrowest scope per method.")]
+        [Parameter(ParameterSetName = KeyFileSet, HelpMessage = "The OAuth scopes every call asks for (full URLs or short names such as calendar.readonly). Default: the narrowest scope per method.")]
+        [Parameter(ParameterSetName = ApplicationDefaultSet, HelpMessage = "The OAuth scopes every call asks for (full URLs or short names such as calendar.readonly). Default: the narrowest scope per method.")]
+        [ValidateNotNullOrEmpty]
+        public string[]? Scope { get; set; }
 
         [Parameter(Mandatory = true, ParameterSetName = EmulatorSet, HelpMessage = "The local CalendarWatch emulator, as a URL (http://127.0.0.1:8085/) or host:port.")]
         [ValidateNotNull]
         public Uri? Emulator { get; set; }
 
-        [Parameter(HelpMessage = "Return the connection's description (kind, account, endpoint; never the token).")]
+        [Parameter(HelpMessage = "Return the connection's description (kind, account, subject, scopes, endpoint; never a secret), usable as -Connection.")]
         public SwitchParameter PassThru { get; set; }
+
+        [Parameter(HelpMessage = "Return the connection without making it the session's connection (implies -PassThru): for scripts that talk as several identities through -Connection.")]
+        public SwitchParameter NoStore { get; set; }
 
         protected override void EndProcessing()
         {
             CalendarConnection connection;
-            if (ParameterSetName == EmulatorSet)
+            try
             {
-                var endpoint = EmulatorEndpoint(Emulator!);
-                connection = CalendarConnection.ForEmulator(endpoint);
+                connection = Create();
+            }
+            catch (CalendarWatchException ex)
+            {
+                ThrowTerminatingError(ErrorRecords.From(ex, ParameterSetName == KeyFileSet ? KeyFile : (object?)ApiEndpoint));
+                throw;
+            }
+
+            var info = new ConnectionInfo(connection);
+            var returned = PassThru || NoStore;
+            if (NoStore)
+            {
+                WriteVerbose($"Connected (not stored; use the returned object with -Connection): {info}.");
             }
             else
             {
-                Uri endpoint;
-                try
-                {
-                    // Absolute https, or http on loopback only: the engine's one rule for every token-bearing connection.
-                    endpoint = ConnectionFactory.ValidateApiEndpoint(ApiEndpoint);
-                }
-                catch (CalendarWatchException ex)
-                {
-                    ThrowTerminatingError(ErrorRecords.From(ex, ApiEndpoint));
-                    throw;
-                }
-
-                var token = ToPlainText(AccessToken!);
-                if (string.IsNullOrWhiteSpace(token))
-                {
-                    ThrowTerminatingError(new ErrorRecord(new ArgumentException("The access token is empty. Give the token you hold, for example (Read-Host -AsSecureString)."),
-                        "CalendarWatch.InvalidAccessToken", ErrorCategory.InvalidArgument, null));
-                }
-
-                connection = CalendarConnection.ForAccessToken(token.Trim(), endpoint);
+                CalendarWatchSession.Set(connection, handedOut: returned);
+                WriteVerbose($"Connected: {info}.");
             }
 
-            CalendarWatchSession.Set(connection);
-            var info = new ConnectionInfo(connection);
-            WriteVerbose($"Connected: {info}.");
-            if (PassThru)
+            if (returned)
             {
                 WriteObject(info);
+            }
+        }
+
+        private CalendarConnection Create()
+        {
+            switch (ParameterSetName)
+            {
+                case EmulatorSet:
+                    return CalendarConnection.ForEmulator(EmulatorEndpoint(Emulator!));
+                case KeyFileSet:
+                    // Relative paths and ~ resolve against the current PowerShell location, not the process's folder.
+                    var path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(KeyFile!);
+                    return ConnectionFactory.ConnectServiceAccount(path, Subject, Scope, ApiEndpoint);
+                case ApplicationDefaultSet:
+                    return ConnectionFactory.ConnectApplicationDefault(Subject, Scope, ApiEndpoint);
+                default:
+                    // Absolute https, or http on loopback only: the engine's one rule for every token-bearing connection.
+                    var endpoint = ConnectionFactory.ValidateApiEndpoint(ApiEndpoint);
+                    var scopes = ConnectionFactory.NormalizeScopeOverride(Scope);
+                    var token = ToPlainText(AccessToken!);
+                    if (string.IsNullOrWhiteSpace(token))
+                    {
+                        ThrowTerminatingError(new ErrorRecord(new ArgumentException("The access token is empty. Give the token you hold, for example (Read-Host -AsSecureString)."),
+                            "CalendarWatch.InvalidAccessToken", ErrorCategory.InvalidArgument, null));
+                    }
+
+                    return new CalendarConnection(ConnectionKind.AccessToken, endpoint, new StaticTokenSource(token.Trim()), defaultSubject: null, scopes: scopes);
             }
         }
 

@@ -51,6 +51,27 @@ namespace CalendarWatch.Commands
         [Parameter(Mandatory = true, ParameterSetName = ExpiresAtSet, HelpMessage = "When the channel should expire. Google may shorten the lifetime; the output's Expiration is the truth.")]
         public DateTimeOffset ExpiresAt { get; set; }
 
+        /// <summary>
+        /// The Workspace user to act as for this item (domain-wide delegation), from a CSV's Subject column or the
+        /// parameter. Aliases: UserPrincipalName (Active Directory and Entra ID exports, where it is usually the
+        /// user's Google address too) and Email. Not PrimaryEmail, which -CalendarId already takes (GAM print users:
+        /// use -Subject { $_.primaryEmail }), and not User (often a login name, not an address). Empty = the
+        /// connection's default subject.
+        /// </summary>
+        [Parameter(ValueFromPipelineByPropertyName = true,
+            HelpMessage = "The Workspace user to act as for this item (domain-wide delegation), such as alice@example.com. Binds from a Subject, UserPrincipalName or Email property. Default: Connect-CalendarWatch -Subject, else the identity itself.")]
+        [Alias("UserPrincipalName", "Email")]
+        [AllowNull]
+        [AllowEmptyString]
+        public string? Subject { get; set; }
+
+        [Parameter(HelpMessage = "The connection to use instead of the session's: what Connect-CalendarWatch -PassThru (or -NoStore) returns.")]
+        [ValidateNotNull]
+        [ConnectionTransformation]
+        public ConnectionInfo? Connection { get; set; }
+
+        protected override CalendarConnection? ExplicitConnection => Connection?.Connection;
+
         /// <summary>Which collection the command watches.</summary>
         protected abstract WatchResource Resource { get; }
 
@@ -79,6 +100,7 @@ namespace CalendarWatch.Commands
                 Address = Address,
                 Token = string.IsNullOrEmpty(Token) ? null : Token,
                 EventTypes = SelectedEventTypes,
+                Subject = string.IsNullOrWhiteSpace(Subject) ? null : Subject!.Trim(),
             };
             if (ParameterSetName == ExpiresAtSet)
             {
@@ -90,8 +112,9 @@ namespace CalendarWatch.Commands
             }
 
             var address = Address?.OriginalString;
-            var description = $"Watch the {ResourceDescription} of calendar '{calendarId}' and send notifications to '{address}'.";
-            var warning = $"Watch the {ResourceDescription} of calendar '{calendarId}' and send notifications to '{address}'?";
+            var actingAs = request.Subject is null ? string.Empty : $" as {request.Subject}";
+            var description = $"Watch the {ResourceDescription} of calendar '{calendarId}'{actingAs} and send notifications to '{address}'.";
+            var warning = $"Watch the {ResourceDescription} of calendar '{calendarId}'{actingAs} and send notifications to '{address}'?";
             return ShouldProcess(description, warning, "Create a push-notification channel") ? request : null;
         }
 
@@ -110,7 +133,8 @@ namespace CalendarWatch.Commands
                 : "ttl " + ((long)Math.Ceiling((request.TimeToLive ?? DefaultTimeToLive).TotalSeconds)).ToString(CultureInfo.InvariantCulture) + " s";
             var types = request.EventTypes.Count > 0 ? ", eventTypes " + string.Join(",", request.EventTypes) : string.Empty;
             var token = string.IsNullOrEmpty(request.Token) ? string.Empty : ", channel token set";
-            return $"POST {CalendarApiClient.WatchPath(request)}: calendar '{request.CalendarId}', channel id '{request.ChannelId}', address '{request.Address?.OriginalString}', {lifetime}{types}{token}.";
+            var subject = request.Subject is null ? string.Empty : $" as '{request.Subject}'";
+            return $"POST {CalendarApiClient.WatchPath(request)}{subject}: calendar '{request.CalendarId}', channel id '{request.ChannelId}', address '{request.Address?.OriginalString}', {lifetime}{types}{token}.";
         }
 
         protected override string? DescribeResult(WatchRequest request, object? result)

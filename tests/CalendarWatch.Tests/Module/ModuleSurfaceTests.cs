@@ -83,6 +83,8 @@ namespace CalendarWatch.Tests.Module
             Assert.Equal("CalendarWatch.Engine.Channel", OutputTypeOf("New-CalendarEventWatch"));
             Assert.Equal("CalendarWatch.Engine.Channel", OutputTypeOf("New-CalendarAclWatch"));
             Assert.Equal("CalendarWatch.ConnectionInfo", OutputTypeOf("Connect-CalendarWatch"));
+            Assert.Equal("CalendarWatch.ConnectionInfo", OutputTypeOf("Get-CalendarWatchConnection"));
+            Assert.Equal("System.Void", OutputTypeOf("Disconnect-CalendarWatch"));
         }
 
         [Theory]
@@ -97,7 +99,7 @@ namespace CalendarWatch.Tests.Module
             Assert.Equal("TimeToLive", Named<string>(attribute, "DefaultParameterSetName"));
 
             var parameters = Parameters(type);
-            var expected = new List<string> { "CalendarId", "Address", "ChannelId", "Token", "TimeToLive", "ExpiresAt" };
+            var expected = new List<string> { "CalendarId", "Address", "ChannelId", "Token", "TimeToLive", "ExpiresAt", "Subject", "Connection" };
             if (cmdlet == "New-CalendarEventWatch")
             {
                 expected.Add("EventType");
@@ -133,7 +135,22 @@ namespace CalendarWatch.Tests.Module
             Assert.Equal(new[] { "ExpiresAt" }, expiresAt.Sets);
             Assert.True(expiresAt.IsMandatory("ExpiresAt"));
 
-            foreach (var name in new[] { "ChannelId", "Token", "TimeToLive", "ExpiresAt", "EventType" }.Where(parameters.ContainsKey))
+            // Per-item identity: a CSV's Subject (or UserPrincipalName, Email) column; never PrimaryEmail, which is -CalendarId's.
+            var subject = parameters["Subject"];
+            Assert.Equal("String", subject.Property.PropertyType.Name);
+            Assert.False(subject.IsMandatory(null));
+            Assert.False(subject.Any("ValueFromPipeline"));
+            Assert.True(subject.Any("ValueFromPipelineByPropertyName"));
+            Assert.Equal(new[] { "Email", "UserPrincipalName" }, subject.Aliases.OrderBy(a => a));
+            Assert.Empty(subject.Aliases.Intersect(calendarId.Aliases, StringComparer.OrdinalIgnoreCase));
+
+            // An explicit connection (what Connect-CalendarWatch -PassThru returns), for scripts with two identities.
+            var connection = parameters["Connection"];
+            Assert.Equal("CalendarWatch.ConnectionInfo", connection.Property.PropertyType.FullName);
+            Assert.Empty(connection.Sets);
+            Assert.Contains(connection.Property.GetCustomAttributesData(), a => a.AttributeType.FullName == "CalendarWatch.ConnectionTransformationAttribute");
+
+            foreach (var name in new[] { "ChannelId", "Token", "TimeToLive", "ExpiresAt", "EventType", "Connection" }.Where(parameters.ContainsKey))
             {
                 Assert.False(parameters[name].Any("ValueFromPipeline") || parameters[name].Any("ValueFromPipelineByPropertyName"), $"{cmdlet} -{name} should not take pipeline input.");
                 Assert.False(parameters[name].IsMandatory(null) && name != "ExpiresAt", $"{cmdlet} -{name} should be optional.");
@@ -151,27 +168,53 @@ namespace CalendarWatch.Tests.Module
         }
 
         [Fact]
-        public void ConnectCalendarWatchHasTheAccessTokenAndEmulatorSets()
+        public void ConnectCalendarWatchHasASetPerWayOfConnecting()
         {
             var type = Cmdlets()["Connect-CalendarWatch"];
             Assert.Equal("AccessToken", Named<string>(CmdletAttribute(type), "DefaultParameterSetName"));
             var parameters = Parameters(type);
-            Assert.Equal(new[] { "AccessToken", "ApiEndpoint", "Emulator", "PassThru" }, parameters.Keys.OrderBy(n => n));
+            Assert.Equal(new[] { "AccessToken", "ApiEndpoint", "ApplicationDefault", "Emulator", "KeyFile", "NoStore", "PassThru", "Scope", "Subject" }, parameters.Keys.OrderBy(n => n));
 
             Assert.Equal("SecureString", parameters["AccessToken"].Property.PropertyType.Name);
             Assert.Equal(new[] { "AccessToken" }, parameters["AccessToken"].Sets);
             Assert.True(parameters["AccessToken"].IsMandatory("AccessToken"));
-            Assert.Equal(new[] { "AccessToken" }, parameters["ApiEndpoint"].Sets);
-            Assert.False(parameters["ApiEndpoint"].IsMandatory("AccessToken"));
+            Assert.Equal("String", parameters["KeyFile"].Property.PropertyType.Name);
+            Assert.Equal(new[] { "KeyFile" }, parameters["KeyFile"].Sets);
+            Assert.True(parameters["KeyFile"].IsMandatory("KeyFile"));
+            Assert.Equal("SwitchParameter", parameters["ApplicationDefault"].Property.PropertyType.Name);
+            Assert.Equal(new[] { "ApplicationDefault" }, parameters["ApplicationDefault"].Sets);
+            Assert.True(parameters["ApplicationDefault"].IsMandatory("ApplicationDefault"));
             Assert.Equal("Uri", parameters["Emulator"].Property.PropertyType.Name);
             Assert.Equal(new[] { "Emulator" }, parameters["Emulator"].Sets);
             Assert.True(parameters["Emulator"].IsMandatory("Emulator"));
+
+            Assert.Equal(new[] { "ApplicationDefault", "KeyFile" }, parameters["Subject"].Sets);
+            Assert.Equal(new[] { "AccessToken", "ApplicationDefault", "KeyFile" }, parameters["ApiEndpoint"].Sets);
+            Assert.Equal("Uri", parameters["ApiEndpoint"].Property.PropertyType.Name);
+            Assert.Equal(new[] { "AccessToken", "ApplicationDefault", "KeyFile" }, parameters["Scope"].Sets);
+            Assert.Equal("String[]", parameters["Scope"].Property.PropertyType.Name);
+            foreach (var optional in new[] { "Subject", "ApiEndpoint", "Scope", "PassThru", "NoStore" })
+            {
+                Assert.False(parameters[optional].IsMandatory(null), $"Connect-CalendarWatch -{optional} should be optional.");
+            }
+
             Assert.Equal("SwitchParameter", parameters["PassThru"].Property.PropertyType.Name);
+            Assert.Empty(parameters["PassThru"].Sets);
+            Assert.Equal("SwitchParameter", parameters["NoStore"].Property.PropertyType.Name);
+            Assert.Empty(parameters["NoStore"].Sets);
             Assert.All(parameters.Values, p => Assert.False(p.Any("ValueFromPipeline") || p.Any("ValueFromPipelineByPropertyName")));
 
-            // The connection description carries no secret.
+            // The connection description carries no secret; the live connection is not public.
             var info = _cmdletAssembly.GetType("CalendarWatch.ConnectionInfo", throwOnError: true)!;
-            Assert.Equal(new[] { "Account", "Endpoint", "Kind" }, info.GetProperties().Select(p => p.Name).OrderBy(n => n));
+            Assert.Equal(new[] { "Account", "DefaultSubject", "Endpoint", "Kind", "Scopes" }, info.GetProperties().Select(p => p.Name).OrderBy(n => n));
+            Assert.Equal("CalendarWatch.ConnectionInfo", (string)info.GetField("TypeName")!.GetRawConstantValue()!);
+        }
+
+        [Fact]
+        public void GetAndDisconnectTakeNoParameters()
+        {
+            Assert.Empty(Parameters(Cmdlets()["Get-CalendarWatchConnection"]));
+            Assert.Empty(Parameters(Cmdlets()["Disconnect-CalendarWatch"]));
         }
 
         [Fact]
