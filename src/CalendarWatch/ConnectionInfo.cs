@@ -11,6 +11,8 @@ namespace CalendarWatch
             Kind = connection.Kind;
             Account = connection.Account;
             Endpoint = connection.ApiEndpoint;
+            MaxRetry = connection.Retry.MaxRetry;
+            RetryTimeLimit = connection.Retry.RetryTimeLimit;
         }
 
         /// <summary>Emulator or AccessToken (later: ServiceAccount, ApplicationDefault, UserCredential).</summary>
@@ -21,6 +23,12 @@ namespace CalendarWatch
 
         /// <summary>The API root the connection calls.</summary>
         public Uri Endpoint { get; }
+
+        /// <summary>Retries after a failed attempt (Connect-CalendarWatch -MaxRetry).</summary>
+        public int MaxRetry { get; }
+
+        /// <summary>The longest one request may spend retrying (Connect-CalendarWatch -RetryTimeLimit).</summary>
+        public TimeSpan RetryTimeLimit { get; }
 
         public override string ToString() => $"{Kind} {Account ?? "(no account)"} at {Endpoint}";
     }

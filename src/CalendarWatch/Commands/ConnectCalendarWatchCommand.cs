@@ -34,6 +34,13 @@ namespace CalendarWatch.Commands
         [Parameter(HelpMessage = "Return the connection's description (kind, account, endpoint; never the token).")]
         public SwitchParameter PassThru { get; set; }
 
+        [Parameter(HelpMessage = "Retries after a failed attempt (5xx, broken connection, timeout), 0-100; default 5. 0 retries nothing. Rate-limit answers (403 rate limits, 429) are retried within -RetryTimeLimit instead.")]
+        [ValidateRange(0, 100)]
+        public int MaxRetry { get; set; } = RetrySettings.DefaultMaxRetry;
+
+        [Parameter(HelpMessage = "The longest one request may spend retrying, counted from its first attempt; default 2 minutes (one per-minute quota window and then some).")]
+        public TimeSpan RetryTimeLimit { get; set; } = RetrySettings.DefaultRetryTimeLimit;
+
         protected override void EndProcessing()
         {
             CalendarConnection connection;
@@ -66,6 +73,7 @@ namespace CalendarWatch.Commands
                 connection = CalendarConnection.ForAccessToken(token.Trim(), endpoint);
             }
 
+            ApplyRetrySettings(connection);
             CalendarWatchSession.Set(connection);
             var info = new ConnectionInfo(connection);
             WriteVerbose($"Connected: {info}.");
@@ -73,6 +81,23 @@ namespace CalendarWatch.Commands
             {
                 WriteObject(info);
             }
+        }
+
+        /// <summary>-MaxRetry and -RetryTimeLimit, for every way of connecting (like Set-MgRequestContext).</summary>
+        private void ApplyRetrySettings(CalendarConnection connection)
+        {
+            if (RetryTimeLimit < TimeSpan.Zero)
+            {
+                connection.Dispose();
+                ThrowTerminatingError(new ErrorRecord(new ArgumentOutOfRangeException(nameof(RetryTimeLimit), RetryTimeLimit, $"-RetryTimeLimit {RetryTimeLimit} is negative. Give a duration such as (New-TimeSpan -Minutes 2), or 0 to never wait for a retry."),
+                    "CalendarWatch.InvalidRetryTimeLimit", ErrorCategory.InvalidArgument, RetryTimeLimit));
+            }
+
+            var settings = connection.Retry.Clone();
+            settings.MaxRetry = MaxRetry;
+            settings.RetryTimeLimit = RetryTimeLimit;
+            connection.Retry = settings;
+            WriteVerbose($"Retries: {settings}.");
         }
 
         /// <summary>Accepts a URL or Google's emulator convention host:port (which binds as a relative Uri).</summary>
