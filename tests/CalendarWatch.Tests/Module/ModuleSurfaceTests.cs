@@ -19,6 +19,7 @@ namespace CalendarWatch.Tests.Module
         private const string Sma = "System.Management.Automation.";
         private static readonly XNamespace Maml = "http://schemas.microsoft.com/maml/2004/10";
         private static readonly XNamespace Command = "http://schemas.microsoft.com/maml/dev/command/2004/10";
+        private static readonly XNamespace Dev = "http://schemas.microsoft.com/maml/dev/2004/10";
 
         private readonly MetadataLoadContext _context;
         private readonly Assembly _cmdletAssembly;
@@ -198,7 +199,8 @@ namespace CalendarWatch.Tests.Module
                 var text = help[name].Value;
                 var throttleHelp = HelpParameter(help[name], "ThrottleLimit");
                 Assert.Contains("600", throttleHelp);
-                Assert.Contains("Default value", help[name].ToString(), StringComparison.Ordinal);
+                var throttleDefault = help[name].Element(Command + "parameters")!.Elements(Command + "parameter").Single(p => p.Element(Maml + "name")!.Value.Trim() == "ThrottleLimit").Element(Dev + "defaultValue")!.Value;
+                Assert.Equal("8", throttleDefault.Trim());
                 Assert.Contains("completion order", HelpParameter(help[name], "Unordered"));
                 Assert.Contains("Write-Progress", text);
                 Assert.Contains("Ctrl+C", text);
