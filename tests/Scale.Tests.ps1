@@ -101,6 +101,28 @@ Describe 'Many calendars through one command' {
         @($verbose | Where-Object { $_ -match '^Retrying the watch of calendar .+ HTTP 503' }).Count | Should -BeGreaterThan 0
     }
 
+    It 'reports a channel created behind a lost response as CalendarWatch.ChannelMayExist' {
+        # The emulator creates the channel and drops the connection; the retry finds the channel id taken.
+        Set-EmulatorFault -Fault @{ responseLostRate = 1 }
+        $channelId = 'lost-' + [guid]::NewGuid().ToString('N')
+        $calendar = $script:calendars[5]
+
+        $errors = $null
+        $channels = @(New-CalendarEventWatch -CalendarId $calendar -Address $script:address -ChannelId $channelId -ErrorVariable errors -ErrorAction SilentlyContinue)
+        Set-EmulatorFault -Fault @{}
+
+        $channels.Count | Should -Be 0
+        @($errors).Count | Should -Be 1
+        $record = @($errors)[0]
+        $record.FullyQualifiedErrorId | Should -BeLike 'CalendarWatch.ChannelMayExist,*'
+        $record.CategoryInfo.Category | Should -Be 'ResourceExists'
+        $record.TargetObject | Should -Be $calendar
+        $record.Exception.Message | Should -BeLike "*$channelId*"
+        $record.Exception.Message | Should -BeLike "*$calendar*"
+        $record.Exception.Message | Should -BeLike "*$($script:address.AbsoluteUri)*"
+        @(Get-ChannelOn -ChannelId @($channelId)).Count | Should -Be 1
+    }
+
     It 'shows -MaxRetry and -RetryTimeLimit in the connection' {
         $info = Connect-CalendarWatch -Emulator $script:emulator.BaseUri -MaxRetry 3 -RetryTimeLimit ([TimeSpan]::FromSeconds(30)) -PassThru
 
