@@ -13,8 +13,9 @@ BeforeAll {
     Import-Module -Name $script:builtManifest -Force
 
     $script:emulator = Start-CalendarEmulator -RepositoryRoot $repositoryRoot
-    # No receiver needed: the emulator records channels whether or not their address answers.
-    $script:address = [Uri]'http://127.0.0.1:9/scale-hook'
+    # A receiver that answers every sync notification, so the emulator has no failed deliveries to retry.
+    $script:receiver = Start-WebhookReceiver
+    $script:address = [Uri]::new($script:receiver.Address, 'scale-hook')
     Connect-CalendarWatch -Emulator $script:emulator.BaseUri
 
     # 200 calendars, created once; each test makes its own channels on them (new GUID channel ids every time).
@@ -40,6 +41,7 @@ BeforeAll {
 }
 
 AfterAll {
+    Stop-WebhookReceiver -Receiver $script:receiver
     Stop-CalendarEmulator -Emulator $script:emulator
     Remove-Module -Name CalendarWatch -ErrorAction SilentlyContinue
 }
