@@ -1,7 +1,7 @@
 using System;
-using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Management.Automation;
+using System.Runtime.ExceptionServices;
 using System.Threading;
 using System.Threading.Tasks;
 using CalendarWatch.Engine;
@@ -15,36 +15,91 @@ namespace CalendarWatch
     /// <item><see cref="BuildRequest"/> runs on the pipeline thread: validation, ShouldProcess; null skips the item.</item>
     /// <item><see cref="ExecuteAsync"/> runs on the thread pool: the engine call; it returns the object to write.</item>
     /// </list>
-    /// The base resolves the connection (lazily, so -WhatIf needs none), runs the items, writes results and turns each
-    /// <see cref="CalendarWatchException"/> into one ErrorRecord so the other items go on. Every Write* call happens on
-    /// the pipeline thread; work running off it posts messages through <see cref="PostVerbose"/>, which the pipeline
-    /// thread pumps while it waits. StopProcessing (Ctrl+C) cancels the token handed to ExecuteAsync, so in-flight HTTP
-    /// stops at once.
-    /// Items are held in an ordered in-flight queue of at most <see cref="MaxInFlight"/> (1 today: sequential); bounded
-    /// concurrency with ordered output (-ThrottleLimit) only needs to raise that limit here.
+    /// The base resolves the connection (lazily, so -WhatIf needs none) and runs the items through the engine's
+    /// <see cref="BoundedWorkQueue{TState, TResult}"/>: at most -ThrottleLimit in flight, input streamed (never
+    /// collected), output in input order unless -Unordered. Each <see cref="CalendarWatchException"/> becomes one
+    /// ErrorRecord so the other items go on. Every Write* call happens on the pipeline thread: the queue hands out
+    /// results there, and work running off it posts messages through <see cref="PostVerbose"/> (the queue runs them
+    /// on the pipeline thread while it waits); pass <see cref="RetryReporter"/> to the engine so -Verbose says each retry.
+    /// Progress: Write-Progress with "N of TOTAL" when the subclass knows the count up front (<see cref="KnownItemCount"/>),
+    /// else "N done", at most every 200 ms, skipped when $ProgressPreference is SilentlyContinue or Ignore.
+    /// Stop (Ctrl+C, or a downstream command ending the pipeline): the queue is cancelled, in-flight HTTP stops at once
+    /// (the queue returns within a second), and since PowerShell refuses Write* calls after a stop, whatever the queue
+    /// hands out then is reported one line per item through the host: results that arrived but were not written
+    /// (<see cref="DescribeUnwritten"/>) and requests cut off in flight (<see cref="DescribeCancelledInFlight"/>).
     /// </summary>
     /// <typeparam name="TRequest">The engine request one input item becomes.</typeparam>
     public abstract class CalendarApiCmdlet<TRequest> : PSCmdlet, IDisposable
         where TRequest : class
     {
+        /// <summary>
+        /// 8 requests in flight already reach Google's per-user quota (600 requests a minute = 10 a second) whenever
+        /// one request takes under 0.8 s; more in flight for one identity only turns into rate-limit retries.
+        /// </summary>
+        public const int DefaultThrottleLimit = 8;
+
+        /// <summary>The highest -ThrottleLimit: beyond it one identity meets rate limits, and sockets pile up.</summary>
+        public const int MaxThrottleLimit = 64;
+
+        private const int ProgressActivityIdBase = 0x4357_0000; // "CW"
+
         private readonly CancellationTokenSource _stop = new CancellationTokenSource();
-        private readonly BlockingCollection<Action> _posted = new BlockingCollection<Action>();
-        private readonly Queue<PendingItem> _inFlight = new Queue<PendingItem>();
+        private readonly Action<CompletedWork<TRequest, object?>> _onReady;
+        private BoundedWorkQueue<TRequest, object?>? _queue;
+        private ProgressCounter? _progress;
         private ResolvedConnection? _connection;
         private CalendarApiClient? _client;
+        private bool _showProgress;
+        private bool _progressShown;
+        private bool _stopping;
+        private volatile bool _pipelineStopped;
+        private ExceptionDispatchInfo? _stopReason;
+        private long _notStarted;
         private bool _disposed;
 
-        /// <summary>How many items may run at once; output keeps input order whatever the value.</summary>
-        protected virtual int MaxInFlight => 1;
+        protected CalendarApiCmdlet()
+        {
+            _onReady = OnReady;
+            RetryReporter = notice => PostVerbose(notice.Message);
+        }
+
+        [Parameter(HelpMessage = "The most requests in flight at once (1-64, default 8). 8 already reach Google's 600 requests/minute per-user quota when a request takes under 0.8 s; more only turns into rate-limit retries for one identity.")]
+        [ValidateRange(1, MaxThrottleLimit)]
+        public int ThrottleLimit { get; set; } = DefaultThrottleLimit;
+
+        [Parameter(HelpMessage = "Write results as they complete instead of in input order.")]
+        public SwitchParameter Unordered { get; set; }
 
         /// <summary>Cancelled when the pipeline stops (Ctrl+C, Select-Object -First).</summary>
         protected CancellationToken StopToken => _stop.Token;
+
+        /// <summary>Hand this to the engine's onRetry: each retry becomes one -Verbose line on the pipeline thread.</summary>
+        protected Action<RetryNotice> RetryReporter { get; }
+
+        /// <summary>The Write-Progress activity, such as "Creating event watches".</summary>
+        protected virtual string ProgressActivity => MyInvocation.MyCommand.Name;
+
+        /// <summary>
+        /// The number of items when known before the first one runs (an array given directly to the parameter that
+        /// otherwise takes pipeline input); null when unknown. Read in BeginProcessing, and only when no pipeline
+        /// input is expected: PowerShell does not tell a command how many objects are coming down the pipeline.
+        /// </summary>
+        protected virtual long? KnownItemCount => null;
 
         /// <summary>
         /// Turns the current input item into a request, on the pipeline thread: validate, call ShouldProcess, write
         /// errors for bad input. Return null to skip the item (declined, -WhatIf or invalid).
         /// </summary>
         protected abstract TRequest? BuildRequest();
+
+        /// <summary>
+        /// The requests of the current input item, built one at a time (so a long array is streamed too); null
+        /// entries are skipped items. Default: one, from <see cref="BuildRequest"/>.
+        /// </summary>
+        protected virtual IEnumerable<TRequest?> BuildRequests()
+        {
+            yield return BuildRequest();
+        }
 
         /// <summary>Runs one request off the pipeline thread; returns the object to write (null writes nothing).</summary>
         protected abstract Task<object?> ExecuteAsync(CalendarApiClient client, TRequest request, CancellationToken cancellationToken);
@@ -58,40 +113,62 @@ namespace CalendarWatch
         /// <summary>One -Verbose line after success; null writes none.</summary>
         protected virtual string? DescribeResult(TRequest request, object? result) => null;
 
+        /// <summary>The line written through the host for a result that arrived but could not be written after a stop.</summary>
+        protected virtual string DescribeUnwritten(TRequest request, object? result) =>
+            $"The request for '{TargetOf(request)}' completed but its result was not written because the command was stopped.";
+
+        /// <summary>The line written through the host for a request cancelled in flight by a stop.</summary>
+        protected virtual string DescribeCancelledInFlight(TRequest request) =>
+            $"The request for '{TargetOf(request)}' was cancelled in flight; the server may have carried it out.";
+
+        /// <summary>The line written through the host for a request that failed but whose error could not be written after a stop.</summary>
+        protected virtual string DescribeFailedAfterStop(TRequest request, Exception exception) =>
+            $"The request for '{TargetOf(request)}' failed before the command was stopped: {exception.Message}";
+
         /// <summary>The connection given explicitly to this command (-Connection), if any.</summary>
         protected virtual CalendarConnection? ExplicitConnection => null;
 
+        protected override void BeginProcessing()
+        {
+            _queue = new BoundedWorkQueue<TRequest, object?>(ThrottleLimit, ordered: !Unordered.IsPresent, _stop.Token);
+            _progress = new ProgressCounter(MyInvocation.ExpectingInput ? null : KnownItemCount);
+            _showProgress = ProgressWanted();
+        }
+
         protected override void ProcessRecord()
         {
-            var request = BuildRequest();
-            if (request is null)
+            ThrowIfStopped();
+            var queue = _queue ?? throw new InvalidOperationException("BeginProcessing did not run: a subclass overriding it must call base.BeginProcessing().");
+            foreach (var request in BuildRequests())
             {
-                return;
-            }
+                if (request is null)
+                {
+                    _progress!.Add();
+                    ReportProgress(final: false);
+                    continue;
+                }
 
-            Start(request);
-            while (_inFlight.Count >= MaxInFlight)
-            {
-                CompleteOldest();
+                var client = GetClient();
+                WriteVerbose(DescribeRequest(request));
+                queue.Enqueue(request, token => Task.Run(() => ExecuteAsync(client, request, token)), _onReady);
+                ThrowIfStopped();
+                ReportProgress(final: false);
             }
         }
 
         protected override void EndProcessing()
         {
-            while (_inFlight.Count > 0)
-            {
-                CompleteOldest();
-            }
-
-            // Anything posted after the last item was written (a late -Verbose line) still reaches the user.
-            while (_posted.TryTake(out var action))
-            {
-                action();
-            }
+            ThrowIfStopped();
+            _queue?.Complete(_onReady);
+            ThrowIfStopped();
+            ReportProgress(final: true);
         }
 
         protected override void StopProcessing()
         {
+            // Another thread, while the pipeline thread may be blocked in the queue: cancelling wakes it, and it
+            // reports what it can no longer write (see OnReady).
+            _pipelineStopped = true;
             try
             {
                 _stop.Cancel();
@@ -123,96 +200,228 @@ namespace CalendarWatch
             _disposed = true;
             if (disposing)
             {
+                _queue?.Dispose();
                 _stop.Cancel();
                 _stop.Dispose();
-                _posted.Dispose();
                 _connection?.Dispose();
             }
         }
 
-        private void Start(TRequest request)
+        /// <summary>Each item the queue hands out, on the pipeline thread.</summary>
+        private void OnReady(CompletedWork<TRequest, object?> work)
         {
-            var client = GetClient();
-            WriteVerbose(DescribeRequest(request));
-            var token = _stop.Token;
-            var task = Task.Run(() => ExecuteAsync(client, request, token), token);
-            // Wake the pipeline thread when the item finishes, whatever else it is waiting for.
-            task.ContinueWith(_ => Post(static () => { }), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            _inFlight.Enqueue(new PendingItem(request, task));
-        }
+            _progress!.Add();
+            if (_stopping || _stop.IsCancellationRequested)
+            {
+                _stopping = true;
+                ReportAfterStop(work);
+                return;
+            }
 
-        /// <summary>Pumps posted messages on the pipeline thread until the oldest item ends, then writes its outcome.</summary>
-        private void CompleteOldest()
-        {
-            var item = _inFlight.Peek();
             try
             {
-                while (!item.Task.IsCompleted)
-                {
-                    if (_posted.TryTake(out var action, Timeout.Infinite, _stop.Token))
-                    {
-                        action();
-                    }
-                }
-
-                // Messages posted just before the item ended come before its result.
-                while (_posted.TryTake(out var action))
-                {
-                    action();
-                }
+                WriteOutcome(work);
             }
-            catch (OperationCanceledException)
+            catch (PipelineStoppedException ex)
             {
-                throw new PipelineStoppedException();
+                EnterStopped(ExceptionDispatchInfo.Capture(ex));
+                // A plain stop (Ctrl+C) refuses the write before it happens; a downstream Select-Object -First
+                // (a subclass) took the object and then ended the pipeline.
+                if (ex.GetType() == typeof(PipelineStoppedException))
+                {
+                    ReportAfterStop(work);
+                }
+
+                return;
+            }
+            catch (Exception ex) when (!(ex is OutOfMemoryException))
+            {
+                // -ErrorAction Stop, or a downstream command that threw: cancel what is in flight, report it, rethrow.
+                EnterStopped(ExceptionDispatchInfo.Capture(ex));
+                return;
             }
 
-            _inFlight.Dequeue();
-            WriteOutcome(item);
+            ReportProgress(final: false);
         }
 
-        private void WriteOutcome(PendingItem item)
+        private void WriteOutcome(CompletedWork<TRequest, object?> work)
         {
-            var task = item.Task;
-            if (task.Status == TaskStatus.RanToCompletion)
+            if (work.IsSuccess)
             {
-                var line = DescribeResult(item.Request, task.Result);
+                var line = DescribeResult(work.State, work.Result);
                 if (line != null)
                 {
                     WriteVerbose(line);
                 }
 
-                if (task.Result != null)
+                if (work.Result != null)
                 {
-                    WriteObject(task.Result);
+                    WriteObject(work.Result);
                 }
 
                 return;
             }
 
-            var exception = task.Exception?.GetBaseException();
-            if (task.IsCanceled || exception is OperationCanceledException)
+            var exception = work.Exception;
+            if (exception is OperationCanceledException)
             {
-                if (_stop.IsCancellationRequested)
-                {
-                    throw new PipelineStoppedException();
-                }
-
+                // Not our stop (that is handled before): a cancellation from inside the item.
                 exception = new CalendarWatchException("CalendarWatch.OperationCanceled", FailureKind.OperationStopped, "The operation was cancelled before it finished.", exception);
             }
 
+            var target = TargetOf(work.State);
             switch (exception)
             {
                 case CalendarWatchException calendarError:
-                    WriteError(ErrorRecords.From(calendarError, TargetOf(item.Request)));
+                    WriteError(ErrorRecords.From(calendarError, target));
                     break;
                 case ArgumentException argumentError:
-                    WriteError(new ErrorRecord(argumentError, "CalendarWatch.InvalidArgument", ErrorCategory.InvalidArgument, TargetOf(item.Request)));
+                    WriteError(new ErrorRecord(argumentError, "CalendarWatch.InvalidArgument", ErrorCategory.InvalidArgument, target));
                     break;
                 default:
                     // A bug or an environment failure in one item: report it against the item and go on with the rest.
-                    WriteError(new ErrorRecord(exception ?? new InvalidOperationException("The operation failed without an exception."), "CalendarWatch.UnexpectedError", ErrorCategory.NotSpecified, TargetOf(item.Request)));
+                    WriteError(new ErrorRecord(exception ?? new InvalidOperationException("The operation failed without an exception."), "CalendarWatch.UnexpectedError", ErrorCategory.NotSpecified, target));
                     break;
             }
+        }
+
+        /// <summary>After a stop nothing can go to the pipeline: one host line per item that needs the admin's attention.</summary>
+        private void ReportAfterStop(CompletedWork<TRequest, object?> work)
+        {
+            if (!work.WasStarted)
+            {
+                _notStarted++;
+                return;
+            }
+
+            string line;
+            if (work.IsSuccess)
+            {
+                if (work.Result is null)
+                {
+                    return;
+                }
+
+                line = DescribeUnwritten(work.State, work.Result);
+            }
+            else if (work.IsCancelled || work.Exception is OperationCanceledException)
+            {
+                line = DescribeCancelledInFlight(work.State);
+            }
+            else
+            {
+                line = DescribeFailedAfterStop(work.State, work.Exception!);
+            }
+
+            StopWarning(line);
+        }
+
+        /// <summary>
+        /// A warning that must reach the user during a stop. After StopProcessing WriteWarning throws, so it goes
+        /// straight to the host (which PowerShell allows while stopping); otherwise through WriteWarning, so it can
+        /// be redirected. Failures are ignored: the command is ending anyway.
+        /// </summary>
+        private void StopWarning(string line)
+        {
+            if (!_pipelineStopped && !(_stopReason?.SourceException is PipelineStoppedException))
+            {
+                try
+                {
+                    WriteWarning(line);
+                    return;
+                }
+                catch (Exception ex) when (!(ex is OutOfMemoryException))
+                {
+                    // Fall back to the host below.
+                }
+            }
+
+            try
+            {
+                Host?.UI?.WriteWarningLine(line);
+            }
+            catch (Exception ex) when (!(ex is OutOfMemoryException))
+            {
+                // No host to tell (a runspace without UI): nothing more can be done.
+            }
+        }
+
+        private void EnterStopped(ExceptionDispatchInfo reason)
+        {
+            _stopping = true;
+            _stopReason ??= reason;
+            try
+            {
+                _stop.Cancel(); // the queue then hands out the rest as cancelled, each reported by ReportAfterStop
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+
+        /// <summary>Once stopped: say what was not started, then end the command with the reason.</summary>
+        private void ThrowIfStopped()
+        {
+            if (!_stopping && !_stop.IsCancellationRequested)
+            {
+                return;
+            }
+
+            _stopping = true;
+            if (_notStarted > 0)
+            {
+                StopWarning(StopReport.NotStarted(_notStarted));
+                _notStarted = 0;
+            }
+
+            _stopReason?.Throw();
+            throw new PipelineStoppedException();
+        }
+
+        private void ReportProgress(bool final)
+        {
+            if (!_showProgress || _stopping || _progress is null)
+            {
+                return;
+            }
+
+            if (final ? !_progressShown : !_progress.TryReport())
+            {
+                return;
+            }
+
+            var record = new ProgressRecord(ProgressActivityIdBase + Math.Max(0, MyInvocation.PipelinePosition), ProgressActivity, _progress.StatusText)
+            {
+                PercentComplete = _progress.PercentComplete,
+                RecordType = final ? ProgressRecordType.Completed : ProgressRecordType.Processing,
+            };
+            try
+            {
+                WriteProgress(record);
+                _progressShown = true;
+            }
+            catch (PipelineStoppedException ex)
+            {
+                EnterStopped(ExceptionDispatchInfo.Capture(ex));
+            }
+        }
+
+        /// <summary>False when $ProgressPreference is SilentlyContinue or Ignore: then no record is even built.</summary>
+        private bool ProgressWanted()
+        {
+            var value = GetVariableValue("ProgressPreference");
+            if (value is ActionPreference preference)
+            {
+                return preference != ActionPreference.SilentlyContinue && preference != ActionPreference.Ignore;
+            }
+
+            var text = value?.ToString();
+            if (!string.IsNullOrEmpty(text) && Enum.TryParse<ActionPreference>(text, ignoreCase: true, out var parsed))
+            {
+                return parsed != ActionPreference.SilentlyContinue && parsed != ActionPreference.Ignore;
+            }
+
+            return true;
         }
 
         private CalendarApiClient GetClient()
@@ -245,32 +454,31 @@ namespace CalendarWatch
             return _client;
         }
 
-        private void Post(Action action)
+        /// <summary>Runs <paramref name="write"/> on the pipeline thread (via the queue); dropped once the command stops.</summary>
+        private void Post(Action write)
         {
-            try
+            var queue = _queue;
+            if (queue is null || _disposed)
             {
-                _posted.Add(action);
-            }
-            catch (ObjectDisposedException)
-            {
-                // The command has ended; nothing can be written any more.
-            }
-            catch (InvalidOperationException)
-            {
-            }
-        }
-
-        private sealed class PendingItem
-        {
-            public PendingItem(TRequest request, Task<object?> task)
-            {
-                Request = request;
-                Task = task;
+                return;
             }
 
-            public TRequest Request { get; }
+            queue.Post(() =>
+            {
+                if (_stopping || _stop.IsCancellationRequested)
+                {
+                    return;
+                }
 
-            public Task<object?> Task { get; }
+                try
+                {
+                    write();
+                }
+                catch (Exception ex) when (!(ex is OutOfMemoryException))
+                {
+                    EnterStopped(ExceptionDispatchInfo.Capture(ex));
+                }
+            });
         }
     }
 }

@@ -25,6 +25,8 @@ namespace CalendarWatch
             DefaultSubject = connection.DefaultSubject;
             Scopes = connection.Scopes?.ToArray() ?? Array.Empty<string>();
             Endpoint = connection.ApiEndpoint;
+            MaxRetry = connection.Retry.MaxRetry;
+            RetryTimeLimit = connection.Retry.RetryTimeLimit;
         }
 
         /// <summary>Emulator, AccessToken, ServiceAccount or ApplicationDefault.</summary>
@@ -41,6 +43,12 @@ namespace CalendarWatch
 
         /// <summary>The API root the connection calls.</summary>
         public Uri Endpoint { get; }
+
+        /// <summary>Retries after a failed attempt (Connect-CalendarWatch -MaxRetry).</summary>
+        public int MaxRetry { get; }
+
+        /// <summary>The longest one request may spend retrying (Connect-CalendarWatch -RetryTimeLimit).</summary>
+        public TimeSpan RetryTimeLimit { get; }
 
         /// <summary>The live connection, for -Connection. Internal: never formatted, serialized or exported.</summary>
         internal CalendarConnection Connection { get; }

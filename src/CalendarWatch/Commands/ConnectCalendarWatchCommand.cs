@@ -59,6 +59,13 @@ namespace CalendarWatch.Commands
         [Parameter(HelpMessage = "Return the connection without making it the session's connection (implies -PassThru): for scripts that talk as several identities through -Connection.")]
         public SwitchParameter NoStore { get; set; }
 
+        [Parameter(HelpMessage = "Retries after a failed attempt (5xx, broken connection, timeout), 0-100; default 5. 0 retries nothing. Rate-limit answers (403 rate limits, 429) are retried within -RetryTimeLimit instead.")]
+        [ValidateRange(0, 100)]
+        public int MaxRetry { get; set; } = RetrySettings.DefaultMaxRetry;
+
+        [Parameter(HelpMessage = "The longest one request may spend retrying, counted from its first attempt; default 2 minutes (one per-minute quota window and then some).")]
+        public TimeSpan RetryTimeLimit { get; set; } = RetrySettings.DefaultRetryTimeLimit;
+
         protected override void EndProcessing()
         {
             CalendarConnection connection;
@@ -72,6 +79,7 @@ namespace CalendarWatch.Commands
                 throw;
             }
 
+            ApplyRetrySettings(connection);
             var info = new ConnectionInfo(connection);
             var returned = PassThru || NoStore;
             if (NoStore)
@@ -115,6 +123,23 @@ namespace CalendarWatch.Commands
 
                     return new CalendarConnection(ConnectionKind.AccessToken, endpoint, new StaticTokenSource(token.Trim()), defaultSubject: null, scopes: scopes);
             }
+        }
+
+        /// <summary>-MaxRetry and -RetryTimeLimit, for every way of connecting (like Set-MgRequestContext).</summary>
+        private void ApplyRetrySettings(CalendarConnection connection)
+        {
+            if (RetryTimeLimit < TimeSpan.Zero)
+            {
+                connection.Dispose();
+                ThrowTerminatingError(new ErrorRecord(new ArgumentOutOfRangeException(nameof(RetryTimeLimit), RetryTimeLimit, $"-RetryTimeLimit {RetryTimeLimit} is negative. Give a duration such as (New-TimeSpan -Minutes 2), or 0 to never wait for a retry."),
+                    "CalendarWatch.InvalidRetryTimeLimit", ErrorCategory.InvalidArgument, RetryTimeLimit));
+            }
+
+            var settings = connection.Retry.Clone();
+            settings.MaxRetry = MaxRetry;
+            settings.RetryTimeLimit = RetryTimeLimit;
+            connection.Retry = settings;
+            WriteVerbose($"Retries: {settings}.");
         }
 
         /// <summary>Accepts a URL or Google's emulator convention host:port (which binds as a relative Uri).</summary>

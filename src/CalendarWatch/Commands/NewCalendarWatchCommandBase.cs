@@ -25,12 +25,14 @@ namespace CalendarWatch.Commands
         /// Workspace resource calendar's id is its resource email: GAM print resources, PSGSuite Get-GSResource) and
         /// PrimaryEmail (a user's primary calendar id is their primary email: GAM print users, PSGSuite Get-GSUser).
         /// Deliberately no Id alias: channels, events, ACL rules and processes carry an Id that is not a calendar id.
-        /// GAM's calendar-list CSV column calendarId binds by the parameter's own name.
+        /// GAM's calendar-list CSV column calendarId binds by the parameter's own name. An array given directly
+        /// (-CalendarId a,b,c) is one request per id, and its length is the progress total.
         /// </summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true,
             HelpMessage = "The calendar id to watch, such as primary, user@example.com or room-1@resource.calendar.google.com. Binds from strings, and from objects with CalendarId (GAM calendar lists), ResourceEmail or PrimaryEmail.")]
         [Alias("ResourceEmail", "PrimaryEmail")]
-        public string CalendarId { get; set; } = string.Empty;
+        [ValidateNotNullOrEmpty]
+        public string[] CalendarId { get; set; } = Array.Empty<string>();
 
         [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true,
             HelpMessage = "The https URL of your webhook receiver (http only when connected to the emulator).")]
@@ -81,9 +83,25 @@ namespace CalendarWatch.Commands
         /// <summary>The event types to send (events.watch only).</summary>
         protected virtual IReadOnlyList<string> SelectedEventTypes => Array.Empty<string>();
 
+        private string _currentCalendarId = string.Empty;
+
+        protected override string ProgressActivity => Resource == WatchResource.Acl ? "Creating ACL watches" : "Creating event watches";
+
+        /// <summary>The number of ids when they were given as an array on the command line (not piped).</summary>
+        protected override long? KnownItemCount => CalendarId.Length;
+
+        protected override IEnumerable<WatchRequest?> BuildRequests()
+        {
+            foreach (var calendarId in CalendarId)
+            {
+                _currentCalendarId = calendarId;
+                yield return BuildRequest();
+            }
+        }
+
         protected override WatchRequest? BuildRequest()
         {
-            var calendarId = CalendarId;
+            var calendarId = _currentCalendarId;
             if (calendarId.StartsWith("@{", StringComparison.Ordinal))
             {
                 // PowerShell turned an object without a CalendarId property into text.
@@ -120,7 +138,7 @@ namespace CalendarWatch.Commands
 
         protected override async Task<object?> ExecuteAsync(CalendarApiClient client, WatchRequest request, CancellationToken cancellationToken)
         {
-            var channel = await client.WatchAsync(request, cancellationToken).ConfigureAwait(false);
+            var channel = await client.WatchAsync(request, RetryReporter, cancellationToken).ConfigureAwait(false);
             return ChannelOutput.ToPSObject(channel);
         }
 
@@ -144,5 +162,16 @@ namespace CalendarWatch.Commands
                 ? null
                 : $"Created channel '{channel.Id}' (resource id '{channel.ResourceId}') on calendar '{channel.CalendarId}', expiring {channel.Expiration?.ToString("u", CultureInfo.InvariantCulture) ?? "(not given)"}.";
         }
+    
+        protected override string DescribeUnwritten(WatchRequest request, object? result) =>
+            (result as PSObject)?.BaseObject is Channel channel
+                ? StopReport.CreatedNotWritten(channel)
+                : base.DescribeUnwritten(request, result);
+
+        protected override string DescribeCancelledInFlight(WatchRequest request) =>
+            StopReport.CancelledInFlight(request.ChannelId, request.CalendarId);
+
+        protected override string DescribeFailedAfterStop(WatchRequest request, Exception exception) =>
+            StopReport.FailedNotWritten(request.CalendarId, request.ChannelId, exception.Message);
     }
 }

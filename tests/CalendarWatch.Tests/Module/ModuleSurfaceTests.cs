@@ -19,6 +19,7 @@ namespace CalendarWatch.Tests.Module
         private const string Sma = "System.Management.Automation.";
         private static readonly XNamespace Maml = "http://schemas.microsoft.com/maml/2004/10";
         private static readonly XNamespace Command = "http://schemas.microsoft.com/maml/dev/command/2004/10";
+        private static readonly XNamespace Dev = "http://schemas.microsoft.com/maml/dev/2004/10";
 
         private readonly MetadataLoadContext _context;
         private readonly Assembly _cmdletAssembly;
@@ -99,7 +100,7 @@ namespace CalendarWatch.Tests.Module
             Assert.Equal("TimeToLive", Named<string>(attribute, "DefaultParameterSetName"));
 
             var parameters = Parameters(type);
-            var expected = new List<string> { "CalendarId", "Address", "ChannelId", "Token", "TimeToLive", "ExpiresAt", "Subject", "Connection" };
+            var expected = new List<string> { "CalendarId", "Address", "ChannelId", "Token", "TimeToLive", "ExpiresAt", "Subject", "Connection", "ThrottleLimit", "Unordered" };
             if (cmdlet == "New-CalendarEventWatch")
             {
                 expected.Add("EventType");
@@ -108,7 +109,8 @@ namespace CalendarWatch.Tests.Module
             Assert.Equal(expected.OrderBy(n => n), parameters.Keys.OrderBy(n => n));
 
             var calendarId = parameters["CalendarId"];
-            Assert.Equal("String", calendarId.Property.PropertyType.Name);
+            // An array on the command line (-CalendarId a,b,c) gives Write-Progress its total.
+            Assert.Equal("String[]", calendarId.Property.PropertyType.Name);
             Assert.True(calendarId.IsMandatory(null));
             Assert.True(calendarId.Any("ValueFromPipeline"));
             Assert.True(calendarId.Any("ValueFromPipelineByPropertyName"));
@@ -150,7 +152,7 @@ namespace CalendarWatch.Tests.Module
             Assert.Empty(connection.Sets);
             Assert.Contains(connection.Property.GetCustomAttributesData(), a => a.AttributeType.FullName == "CalendarWatch.ConnectionTransformationAttribute");
 
-            foreach (var name in new[] { "ChannelId", "Token", "TimeToLive", "ExpiresAt", "EventType", "Connection" }.Where(parameters.ContainsKey))
+            foreach (var name in new[] { "ChannelId", "Token", "TimeToLive", "ExpiresAt", "EventType", "Connection", "ThrottleLimit", "Unordered" }.Where(parameters.ContainsKey))
             {
                 Assert.False(parameters[name].Any("ValueFromPipeline") || parameters[name].Any("ValueFromPipelineByPropertyName"), $"{cmdlet} -{name} should not take pipeline input.");
                 Assert.False(parameters[name].IsMandatory(null) && name != "ExpiresAt", $"{cmdlet} -{name} should be optional.");
@@ -173,7 +175,7 @@ namespace CalendarWatch.Tests.Module
             var type = Cmdlets()["Connect-CalendarWatch"];
             Assert.Equal("AccessToken", Named<string>(CmdletAttribute(type), "DefaultParameterSetName"));
             var parameters = Parameters(type);
-            Assert.Equal(new[] { "AccessToken", "ApiEndpoint", "ApplicationDefault", "Emulator", "KeyFile", "NoStore", "PassThru", "Scope", "Subject" }, parameters.Keys.OrderBy(n => n));
+            Assert.Equal(new[] { "AccessToken", "ApiEndpoint", "ApplicationDefault", "Emulator", "KeyFile", "MaxRetry", "NoStore", "PassThru", "RetryTimeLimit", "Scope", "Subject" }, parameters.Keys.OrderBy(n => n));
 
             Assert.Equal("SecureString", parameters["AccessToken"].Property.PropertyType.Name);
             Assert.Equal(new[] { "AccessToken" }, parameters["AccessToken"].Sets);
@@ -206,7 +208,7 @@ namespace CalendarWatch.Tests.Module
 
             // The connection description carries no secret; the live connection is not public.
             var info = _cmdletAssembly.GetType("CalendarWatch.ConnectionInfo", throwOnError: true)!;
-            Assert.Equal(new[] { "Account", "DefaultSubject", "Endpoint", "Kind", "Scopes" }, info.GetProperties().Select(p => p.Name).OrderBy(n => n));
+            Assert.Equal(new[] { "Account", "DefaultSubject", "Endpoint", "Kind", "MaxRetry", "RetryTimeLimit", "Scopes" }, info.GetProperties().Select(p => p.Name).OrderBy(n => n));
             Assert.Equal("CalendarWatch.ConnectionInfo", (string)info.GetField("TypeName")!.GetRawConstantValue()!);
         }
 
@@ -215,6 +217,60 @@ namespace CalendarWatch.Tests.Module
         {
             Assert.Empty(Parameters(Cmdlets()["Get-CalendarWatchConnection"]));
             Assert.Empty(Parameters(Cmdlets()["Disconnect-CalendarWatch"]));
+        }
+
+        [Fact]
+        public void EveryApiCmdletHasThrottleLimitAndUnorderedAndHelpSaysWhy()
+        {
+            var help = HelpCommands();
+            var apiCmdlets = Cmdlets().Where(c => IsApiCmdlet(c.Value)).ToList();
+            Assert.Contains(apiCmdlets, c => c.Key == "New-CalendarEventWatch");
+            Assert.Contains(apiCmdlets, c => c.Key == "New-CalendarAclWatch");
+            foreach (var (name, type) in apiCmdlets)
+            {
+                var parameters = Parameters(type);
+                Assert.True(parameters.ContainsKey("ThrottleLimit"), $"{name} has no -ThrottleLimit.");
+                var throttle = parameters["ThrottleLimit"];
+                Assert.Equal("Int32", throttle.Property.PropertyType.Name);
+                Assert.Equal((1, 64), throttle.ValidateRange());
+                Assert.Empty(throttle.Sets);
+                Assert.False(throttle.IsMandatory(null));
+                Assert.True(parameters.ContainsKey("Unordered"), $"{name} has no -Unordered.");
+                Assert.Equal("SwitchParameter", parameters["Unordered"].Property.PropertyType.Name);
+                Assert.Empty(parameters["Unordered"].Sets);
+
+                var text = help[name].Value;
+                var throttleHelp = HelpParameter(help[name], "ThrottleLimit");
+                Assert.Contains("600", throttleHelp);
+                var throttleDefault = help[name].Element(Command + "parameters")!.Elements(Command + "parameter").Single(p => p.Element(Maml + "name")!.Value.Trim() == "ThrottleLimit").Element(Dev + "defaultValue")!.Value;
+                Assert.Equal("8", throttleDefault.Trim());
+                Assert.Contains("completion order", HelpParameter(help[name], "Unordered"));
+                Assert.Contains("Write-Progress", text);
+                Assert.Contains("Ctrl+C", text);
+            }
+        }
+
+        [Fact]
+        public void ConnectCalendarWatchSetsRetriesInEverySet()
+        {
+            var type = Cmdlets()["Connect-CalendarWatch"];
+            var parameters = Parameters(type);
+            Assert.Equal("Int32", parameters["MaxRetry"].Property.PropertyType.Name);
+            Assert.Equal((0, 100), parameters["MaxRetry"].ValidateRange());
+            Assert.Empty(parameters["MaxRetry"].Sets);
+            Assert.Equal("TimeSpan", parameters["RetryTimeLimit"].Property.PropertyType.Name);
+            Assert.Empty(parameters["RetryTimeLimit"].Sets);
+
+            var help = HelpCommands()["Connect-CalendarWatch"];
+            Assert.Contains("5", HelpParameter(help, "MaxRetry"));
+            Assert.Contains("2 minutes", HelpParameter(help, "RetryTimeLimit"));
+            var syntax = help.Element(Command + "syntax")!.Elements(Command + "syntaxItem").ToList();
+            Assert.All(syntax, item =>
+            {
+                var names = item.Elements(Command + "parameter").Select(p => p.Element(Maml + "name")!.Value.Trim()).ToList();
+                Assert.Contains("MaxRetry", names);
+                Assert.Contains("RetryTimeLimit", names);
+            });
         }
 
         [Fact]
@@ -316,6 +372,33 @@ namespace CalendarWatch.Tests.Module
             Assert.Contains("Export-Csv", commands["New-CalendarEventWatch"].Value);
             Assert.Contains("no Id alias", commands["New-CalendarEventWatch"].Value);
             Assert.Contains("no Id alias", commands["New-CalendarAclWatch"].Value);
+        }
+
+        private Dictionary<string, XElement> HelpCommands()
+        {
+            var document = XDocument.Load(Path.Combine(_repositoryRoot, "module", "en-US", "CalendarWatch.dll-Help.xml"));
+            return document.Root!.Elements(Command + "command").ToDictionary(c => c.Element(Command + "details")!.Element(Command + "name")!.Value.Trim());
+        }
+
+        private static string HelpParameter(XElement command, string parameter)
+        {
+            var element = command.Element(Command + "parameters")!.Elements(Command + "parameter").SingleOrDefault(p => p.Element(Maml + "name")!.Value.Trim() == parameter);
+            Assert.True(element != null, $"The help has no -{parameter}.");
+            return element!.Element(Maml + "description")!.Value;
+        }
+
+        /// <summary>Derives from the async bridge CalendarApiCmdlet&lt;TRequest&gt;, so it talks to the Calendar API.</summary>
+        private static bool IsApiCmdlet(Type type)
+        {
+            for (var current = type.BaseType; current != null; current = current.BaseType)
+            {
+                if (current.IsGenericType && current.GetGenericTypeDefinition().FullName == "CalendarWatch.CalendarApiCmdlet`1")
+                {
+                    return true;
+                }
+            }
+
+            return false;
         }
 
         private Dictionary<string, Type> Cmdlets()
@@ -451,6 +534,12 @@ namespace CalendarWatch.Tests.Module
             public bool IsMandatory(string? set) => Attributes
                 .Where(a => set == null || (NamedOrDefault<string>(a, "ParameterSetName") ?? "__AllParameterSets") is var s && (s == set || s == "__AllParameterSets"))
                 .All(a => NamedOrDefault<bool>(a, "Mandatory"));
+
+            public (int Min, int Max) ValidateRange()
+            {
+                var attribute = Assert.Single(Property.GetCustomAttributesData(), a => a.AttributeType.FullName == Sma + "ValidateRangeAttribute");
+                return ((int)attribute.ConstructorArguments[0].Value!, (int)attribute.ConstructorArguments[1].Value!);
+            }
 
             public (int Min, int Max) ValidateLength()
             {

@@ -1,0 +1,194 @@
+# Pester 5: many calendars through one command: -ThrottleLimit, -Unordered, retries under injected faults, -Verbose,
+# progress preference and Ctrl+C (PowerShell.Stop, which calls StopProcessing like Ctrl+C does). Drives the built
+# module (output/CalendarWatch/<version>) against its own emulator process. Run through ./build.ps1 -Task Test.
+
+BeforeAll {
+    Set-StrictMode -Version Latest
+    $ErrorActionPreference = 'Stop'
+
+    $repositoryRoot = Split-Path -Path $PSScriptRoot -Parent
+    $version = (Import-PowerShellDataFile -LiteralPath (Join-Path -Path $repositoryRoot -ChildPath 'CalendarWatch.psd1')).ModuleVersion
+    $script:builtManifest = Join-Path -Path (Join-Path -Path (Join-Path -Path (Join-Path -Path $repositoryRoot -ChildPath 'output') -ChildPath 'CalendarWatch') -ChildPath $version) -ChildPath 'CalendarWatch.psd1'
+    Import-Module -Name (Join-Path -Path $PSScriptRoot -ChildPath 'CalendarWatch.TestHelpers.psm1') -Force
+    Import-Module -Name $script:builtManifest -Force
+
+    $script:emulator = Start-CalendarEmulator -RepositoryRoot $repositoryRoot
+    # A receiver that answers every sync notification, so the emulator has no failed deliveries to retry.
+    $script:receiver = Start-WebhookReceiver
+    $script:address = [Uri]::new($script:receiver.Address, 'scale-hook')
+    Connect-CalendarWatch -Emulator $script:emulator.BaseUri
+
+    # 200 calendars, created once; each test makes its own channels on them (new GUID channel ids every time).
+    $prefix = 'scale-' + [guid]::NewGuid().ToString('N').Substring(0, 8)
+    $script:calendars = @(foreach ($i in 1..200) { '{0}-{1:d3}@example.com' -f $prefix, $i })
+    foreach ($calendar in $script:calendars) {
+        New-EmulatorCalendar -Emulator $script:emulator -Id $calendar
+    }
+
+    function Get-ChannelOn {
+        # The emulator's channels whose channel id is in $ChannelId (wrap the call in @()).
+        param([Parameter(Mandatory)][string[]]$ChannelId)
+        $wanted = [System.Collections.Generic.HashSet[string]]::new([string[]]$ChannelId)
+        foreach ($channel in @(Get-EmulatorChannel -Emulator $script:emulator)) {
+            if ($wanted.Contains([string]$channel.id)) { $channel }
+        }
+    }
+
+    function Set-EmulatorFault {
+        param([Parameter(Mandatory)][hashtable]$Fault)
+        $null = Invoke-EmulatorAdmin -Emulator $script:emulator -Path 'faults' -Method 'PUT' -Body $Fault
+    }
+}
+
+AfterAll {
+    Stop-WebhookReceiver -Receiver $script:receiver
+    Stop-CalendarEmulator -Emulator $script:emulator
+    Remove-Module -Name CalendarWatch -ErrorAction SilentlyContinue
+}
+
+Describe 'Many calendars through one command' {
+    AfterEach {
+        # PUT replaces the whole fault set: an empty one turns every fault off.
+        Set-EmulatorFault -Fault @{}
+        Connect-CalendarWatch -Emulator $script:emulator.BaseUri
+    }
+
+    It 'keeps the input order with -ThrottleLimit 16' {
+        $channels = @($script:calendars | New-CalendarEventWatch -Address $script:address -ThrottleLimit 16)
+
+        $channels.Count | Should -Be 200
+        $sequence = @($channels | ForEach-Object { $_.CalendarId })
+        ($sequence -join ',') | Should -BeExactly ($script:calendars -join ',')
+    }
+
+    It 'keeps the input order for an array given to -CalendarId' {
+        $channels = @(New-CalendarAclWatch -CalendarId $script:calendars -Address $script:address -ThrottleLimit 16)
+
+        $channels.Count | Should -Be 200
+        (@($channels | ForEach-Object { $_.CalendarId }) -join ',') | Should -BeExactly ($script:calendars -join ',')
+    }
+
+    It 'returns every calendar with -Unordered' {
+        $channels = @($script:calendars | New-CalendarEventWatch -Address $script:address -ThrottleLimit 16 -Unordered)
+
+        $channels.Count | Should -Be 200
+        $returned = @($channels | ForEach-Object { $_.CalendarId } | Sort-Object -Unique)
+        $returned.Count | Should -Be 200
+        ($returned -join ',') | Should -BeExactly (@($script:calendars | Sort-Object) -join ',')
+    }
+
+    It 'refuses -ThrottleLimit <_>' -ForEach @(0, 65) {
+        { New-CalendarEventWatch -CalendarId $script:calendars[0] -Address $script:address -ThrottleLimit $_ } |
+            Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+    }
+
+    It 'retries injected 503s until every item succeeds, with exactly one channel each, and says so in -Verbose' {
+        Connect-CalendarWatch -Emulator $script:emulator.BaseUri -MaxRetry 10
+        Set-EmulatorFault -Fault @{ error503Rate = 0.2; seed = 1 }
+
+        $errors = $null
+        $records = @($script:calendars | New-CalendarEventWatch -Address $script:address -ThrottleLimit 16 -Verbose -ErrorVariable errors -ErrorAction SilentlyContinue 4>&1)
+        Set-EmulatorFault -Fault @{}
+
+        @($errors).Count | Should -Be 0
+        $channels = @($records | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] })
+        $verbose = @($records | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object { $_.Message })
+
+        $channels.Count | Should -Be 200
+        (@($channels | ForEach-Object { $_.CalendarId }) -join ',') | Should -BeExactly ($script:calendars -join ',')
+        $ids = @($channels | ForEach-Object { $_.Id })
+        $held = @(Get-ChannelOn -ChannelId $ids)
+        $held.Count | Should -Be 200
+        @($held | ForEach-Object { $_.id } | Sort-Object -Unique).Count | Should -Be 200
+        @($verbose | Where-Object { $_ -match '^Retrying the watch of calendar .+ HTTP 503' }).Count | Should -BeGreaterThan 0
+    }
+
+    It 'reports a channel created behind a lost response as CalendarWatch.ChannelMayExist' {
+        # The emulator creates the channel and drops the connection; the retry finds the channel id taken.
+        Set-EmulatorFault -Fault @{ responseLostRate = 1 }
+        $channelId = 'lost-' + [guid]::NewGuid().ToString('N')
+        $calendar = $script:calendars[5]
+
+        $errors = $null
+        $channels = @(New-CalendarEventWatch -CalendarId $calendar -Address $script:address -ChannelId $channelId -ErrorVariable errors -ErrorAction SilentlyContinue)
+        Set-EmulatorFault -Fault @{}
+
+        $channels.Count | Should -Be 0
+        @($errors).Count | Should -Be 1
+        $record = @($errors)[0]
+        $record.FullyQualifiedErrorId | Should -BeLike 'CalendarWatch.ChannelMayExist,*'
+        $record.CategoryInfo.Category | Should -Be 'ResourceExists'
+        $record.TargetObject | Should -Be $calendar
+        $record.Exception.Message | Should -BeLike "*$channelId*"
+        $record.Exception.Message | Should -BeLike "*$calendar*"
+        $record.Exception.Message | Should -BeLike "*$($script:address.AbsoluteUri)*"
+        @(Get-ChannelOn -ChannelId @($channelId)).Count | Should -Be 1
+    }
+
+    It 'shows -MaxRetry and -RetryTimeLimit in the connection' {
+        $info = Connect-CalendarWatch -Emulator $script:emulator.BaseUri -MaxRetry 3 -RetryTimeLimit ([TimeSpan]::FromSeconds(30)) -PassThru
+
+        $info.MaxRetry | Should -Be 3
+        $info.RetryTimeLimit | Should -Be ([TimeSpan]::FromSeconds(30))
+    }
+
+    It 'fails an item once retries are used up, and goes on with the others' {
+        Connect-CalendarWatch -Emulator $script:emulator.BaseUri -MaxRetry 0
+        Set-EmulatorFault -Fault @{ error503Rate = 1 }
+
+        $errors = $null
+        $channels = @($script:calendars[0..2] | New-CalendarEventWatch -Address $script:address -ErrorVariable errors -ErrorAction SilentlyContinue)
+
+        $channels.Count | Should -Be 0
+        @($errors).Count | Should -Be 3
+        @($errors | ForEach-Object { $_.TargetObject }) | Should -Be @($script:calendars[0..2])
+    }
+
+    It 'runs quietly with $ProgressPreference = SilentlyContinue' {
+        $ProgressPreference = 'SilentlyContinue'
+        $channels = @(New-CalendarEventWatch -CalendarId $script:calendars[0..19] -Address $script:address -ThrottleLimit 4)
+
+        $channels.Count | Should -Be 20
+    }
+}
+
+Describe 'Stopping a command (StopProcessing, as Ctrl+C does)' {
+    AfterEach {
+        Set-EmulatorFault -Fault @{}
+    }
+
+    It 'ends within a few seconds and every channel it wrote exists' {
+        # Slow requests, so that the stop finds many in flight.
+        Set-EmulatorFault -Fault @{ latencyMs = 300 }
+        $powershell = [PowerShell]::Create([System.Management.Automation.RunspaceMode]::NewRunspace)
+        try {
+            # The connection is stored for the process, so the new runspace sees it after importing the module.
+            $null = $powershell.AddCommand('Import-Module').AddParameter('Name', $script:builtManifest).AddStatement()
+            $null = $powershell.AddCommand('New-CalendarEventWatch').AddParameter('CalendarId', [string[]]$script:calendars).AddParameter('Address', $script:address).AddParameter('ThrottleLimit', 8)
+            $output = [System.Management.Automation.PSDataCollection[psobject]]::new()
+            $inputData = [System.Management.Automation.PSDataCollection[psobject]]::new()
+            $inputData.Complete()
+            $handle = $powershell.BeginInvoke($inputData, $output)
+
+            $deadline = [DateTime]::UtcNow.AddSeconds(60)
+            while ($output.Count -lt 16 -and -not $handle.IsCompleted -and [DateTime]::UtcNow -lt $deadline) {
+                Start-Sleep -Milliseconds 50
+            }
+
+            $output.Count | Should -BeGreaterOrEqual 16
+            $watch = [System.Diagnostics.Stopwatch]::StartNew()
+            $powershell.Stop()
+            $watch.Stop()
+
+            # The issue asks for one second; five keeps the test robust on a loaded machine.
+            $watch.Elapsed.TotalSeconds | Should -BeLessThan 5
+            $powershell.InvocationStateInfo.State | Should -Be 'Stopped'
+            $written = @($output | ForEach-Object { $_.Id })
+            $written.Count | Should -BeLessThan 200
+            @(Get-ChannelOn -ChannelId $written).Count | Should -Be $written.Count
+        }
+        finally {
+            $powershell.Dispose()
+        }
+    }
+}
