@@ -25,11 +25,11 @@ namespace CalendarWatch.Emulator
         private readonly Task _loop;
         private int _disposed;
 
-        private CalendarEmulator(HttpListener listener, int port, EmulatorOptions options)
+        private CalendarEmulator(HttpListener listener, Uri baseUri, EmulatorOptions options)
         {
             _listener = listener;
             _options = options;
-            BaseUri = new Uri("http://127.0.0.1:" + port + "/");
+            BaseUri = baseUri;
             TokenUri = new Uri(BaseUri, "token");
             _state = new EmulatorState(options);
             _dispatcher = new NotificationDispatcher(_state, options);
@@ -55,11 +55,26 @@ namespace CalendarWatch.Emulator
                 ct.ThrowIfCancellationRequested();
                 int port = copy.Port != 0 ? copy.Port : FindFreePort();
                 var listener = new HttpListener();
-                listener.Prefixes.Add("http://127.0.0.1:" + port + "/");
+                var baseUri = new Uri("http://127.0.0.1:" + port + "/");
+                listener.Prefixes.Add(baseUri.AbsoluteUri);
                 try
                 {
-                    listener.Start();
-                    return Task.FromResult(new CalendarEmulator(listener, port, copy));
+                    try
+                    {
+                        listener.Start();
+                    }
+                    catch (HttpListenerException e) when (e.ErrorCode == AccessDenied)
+                    {
+                        // Windows (HTTP.sys) lets a user who is not an administrator listen on "localhost" prefixes
+                        // only; an IP-address prefix needs a URL ACL (netsh http add urlacl). Serve on localhost then.
+                        listener.Close();
+                        listener = new HttpListener();
+                        baseUri = new Uri("http://localhost:" + port + "/");
+                        listener.Prefixes.Add(baseUri.AbsoluteUri);
+                        listener.Start();
+                    }
+
+                    return Task.FromResult(new CalendarEmulator(listener, baseUri, copy));
                 }
                 catch (HttpListenerException) when (copy.Port == 0 && attempt < 20)
                 {
@@ -67,6 +82,9 @@ namespace CalendarWatch.Emulator
                 }
             }
         }
+
+        /// <summary>ERROR_ACCESS_DENIED, what HTTP.sys answers for a prefix the user has no URL ACL for.</summary>
+        private const int AccessDenied = 5;
 
         private static int FindFreePort()
         {
@@ -76,7 +94,7 @@ namespace CalendarWatch.Emulator
             finally { probe.Stop(); }
         }
 
-        /// <summary>e.g. http://127.0.0.1:54321/</summary>
+        /// <summary>e.g. http://127.0.0.1:54321/ (http://localhost:54321/ on Windows without a URL ACL for 127.0.0.1).</summary>
         public Uri BaseUri { get; }
 
         /// <summary>BaseUri + "token".</summary>
