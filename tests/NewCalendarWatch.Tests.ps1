@@ -301,9 +301,12 @@ Describe 'Connection resolution in a new PowerShell process' {
     BeforeAll {
         # A child pwsh: the connection Connect-CalendarWatch stores lives for the process, so only a new process
         # shows what happens without it.
-        # The pwsh of this session: $PSHOME holds it however PowerShell was installed (MainModule would be dotnet
-        # when pwsh runs as a global tool through the dotnet host).
+        # The pwsh of this session: $PSHOME holds it in the usual installs; otherwise (a dotnet global tool) the
+        # process's own executable, which is then the pwsh apphost.
         $script:pwsh = Join-Path -Path $PSHOME -ChildPath $(if ($IsWindows) { 'pwsh.exe' } else { 'pwsh' })
+        if (-not (Test-Path -LiteralPath $script:pwsh -PathType Leaf)) {
+            $script:pwsh = [System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName
+        }
         $script:childScript = Join-Path -Path $TestDrive -ChildPath 'child.ps1'
         Set-Content -LiteralPath $script:childScript -Encoding utf8 -Value @'
 param([string]$Manifest, [string]$CalendarId, [string]$Address)
