@@ -1,4 +1,4 @@
-#Requires -Version 7.2
+#Requires -Version 7.4
 <#
 .SYNOPSIS
 Builds, tests, packages and demonstrates the CalendarWatch module (PowerShell 7 + .NET SDK).
@@ -53,12 +53,16 @@ function Invoke-Build {
 
     $null = New-Item -ItemType Directory -Path $moduleOutput -Force
     $project = Join-Path -Path (Join-Path -Path $repositoryRoot -ChildPath 'src') -ChildPath 'CalendarWatch'
+    $helpFile = Join-Path -Path (Join-Path -Path (Join-Path -Path $repositoryRoot -ChildPath 'module') -ChildPath 'en-US') -ChildPath 'CalendarWatch.dll-Help.xml'
     foreach ($framework in @('net472', 'net8.0')) {
         $binFolder = Join-Path -Path (Join-Path -Path $moduleOutput -ChildPath 'bin') -ChildPath $framework
         Invoke-DotNet -Arguments @('publish', $project, '--nologo', '-c', $Configuration, '-f', $framework, '-o', $binFolder)
         # Get-Help looks for <assembly>.dll-Help.xml under the binary module's own folder; a copy there as well as
         # at the module root keeps help working whichever folder PowerShell treats as the module base.
         Copy-Item -LiteralPath (Join-Path -Path (Join-Path -Path $repositoryRoot -ChildPath 'module') -ChildPath 'en-US') -Destination $binFolder -Recurse
+        # And beside the dll itself: Get-Help searches the culture folders of the current UI culture, then the folder
+        # itself, so the culture-neutral copy serves sessions whose culture is neither en-US nor en (LANG=C on CI).
+        Copy-Item -LiteralPath $helpFile -Destination $binFolder
     }
 
     $moduleFolder = Join-Path -Path $repositoryRoot -ChildPath 'module'
@@ -66,6 +70,7 @@ function Invoke-Build {
     Copy-Item -LiteralPath (Join-Path -Path $moduleFolder -ChildPath 'CalendarWatch.psm1') -Destination $moduleOutput
     Copy-Item -LiteralPath (Join-Path -Path $moduleFolder -ChildPath 'CalendarWatch.Format.ps1xml') -Destination $moduleOutput
     Copy-Item -LiteralPath (Join-Path -Path $moduleFolder -ChildPath 'en-US') -Destination $moduleOutput -Recurse
+    Copy-Item -LiteralPath $helpFile -Destination $moduleOutput
 
     # The emulator, for the Pester suites and the demo (net8.0 rolls forward to the installed runtime).
     $emulatorProject = Join-Path -Path (Join-Path -Path $repositoryRoot -ChildPath 'src') -ChildPath 'CalendarWatch.Emulator'
@@ -115,6 +120,11 @@ function Invoke-Test {
         }
     }
 
+    # A failed BeforeAll/AfterAll fails its block, whose tests then did not run: say why.
+    foreach ($block in @($result.FailedBlocks)) {
+        Write-Host "  [-] $(@($block.Path) -join '.'): $(@($block.ErrorRecord) -join '; ')"
+    }
+
     foreach ($container in @($result.Containers)) {
         if ($container.Result -eq 'Failed') {
             Write-Host "  [-] $($container.Item): $(@($container.ErrorRecord) -join '; ')"
@@ -135,7 +145,9 @@ function Invoke-Package {
     $repositoryName = 'CalendarWatchBuild-' + [guid]::NewGuid().ToString('N')
     Register-PSResourceRepository -Name $repositoryName -Uri $packages -Trusted
     try {
-        Publish-PSResource -Path $moduleOutput -Repository $repositoryName
+        # The manifest, not its folder: the folder is named after the version (CalendarWatch/0.1.0), and a folder
+        # path makes PSResourceGet take the package name from the folder's name.
+        Publish-PSResource -Path $builtManifest -Repository $repositoryName
     }
     finally {
         Unregister-PSResourceRepository -Name $repositoryName

@@ -8,6 +8,11 @@
 # then they load into the default context: whichever module loads a shared assembly first wins.
 Set-StrictMode -Version Latest
 
+if ($PSEdition -eq 'Core' -and [version]::new($PSVersionTable.PSVersion.Major, $PSVersionTable.PSVersion.Minor) -lt [version]'7.4') {
+    # PowerShell 7.2 and 7.3 run on .NET 6 and 7, which cannot load assemblies built for net8.0.
+    throw "CalendarWatch needs PowerShell 7.4 or later (this is $($PSVersionTable.PSVersion)), or Windows PowerShell 5.1. Install PowerShell 7.4+: https://aka.ms/powershell"
+}
+
 $framework = if ($PSEdition -eq 'Core') { 'net8.0' } else { 'net472' }
 $assemblyPath = [System.IO.Path]::Combine($PSScriptRoot, 'bin', $framework, 'CalendarWatch.dll')
 

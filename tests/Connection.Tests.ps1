@@ -20,8 +20,16 @@ BeforeAll {
     # A service account whose key is generated here: the emulator knows only its public half.
     $script:rsa = [System.Security.Cryptography.RSA]::Create(2048)
     $script:privateKeyBase64 = [Convert]::ToBase64String($script:rsa.ExportPkcs8PrivateKey())
-    $privatePem = "-----BEGIN PRIVATE KEY-----`n" + [Convert]::ToBase64String($script:rsa.ExportPkcs8PrivateKey(), 'InsertLineBreaks') + "`n-----END PRIVATE KEY-----`n"
-    $publicPem = "-----BEGIN PUBLIC KEY-----`n" + [Convert]::ToBase64String($script:rsa.ExportSubjectPublicKeyInfo(), 'InsertLineBreaks') + "`n-----END PUBLIC KEY-----`n"
+    # PEM as Google writes it: 64-character lines joined by LF ('InsertLineBreaks' would give 76 and CRLF).
+    function ConvertTo-Pem {
+        param([Parameter(Mandatory)][string]$Label, [Parameter(Mandatory)][byte[]]$Der)
+        $base64 = [Convert]::ToBase64String($Der)
+        $lines = for ($i = 0; $i -lt $base64.Length; $i += 64) { $base64.Substring($i, [Math]::Min(64, $base64.Length - $i)) }
+        "-----BEGIN $Label-----`n" + ($lines -join "`n") + "`n-----END $Label-----`n"
+    }
+
+    $privatePem = ConvertTo-Pem -Label 'PRIVATE KEY' -Der $script:rsa.ExportPkcs8PrivateKey()
+    $publicPem = ConvertTo-Pem -Label 'PUBLIC KEY' -Der $script:rsa.ExportSubjectPublicKeyInfo()
 
     $suffix = [guid]::NewGuid().ToString('N').Substring(0, 8)
     $script:serviceAccount = "watcher-$suffix@pester-project.iam.gserviceaccount.com"

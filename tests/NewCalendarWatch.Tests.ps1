@@ -231,7 +231,10 @@ Describe 'New-CalendarEventWatch' {
         $calendar = New-TestCalendar
         $channel = New-CalendarEventWatch -CalendarId $calendar -Address $script:address -Token 'do-not-show-1234'
 
-        $table = $channel | Format-Table | Out-String
+        # Six columns (a 36-character id, a 27-character resource id, a DateTimeOffset, the address) exceed the
+        # 120-column width Out-String falls back to when output is redirected, and Format-Table would cut them
+        # with an ellipsis; -AutoSize and a wide -Width keep every value whole.
+        $table = $channel | Format-Table -AutoSize | Out-String -Width 4096
         $table | Should -Match ([regex]::Escape($channel.ResourceId))
         $table | Should -Not -Match 'do-not-show-1234'
     }
@@ -298,7 +301,12 @@ Describe 'Connection resolution in a new PowerShell process' {
     BeforeAll {
         # A child pwsh: the connection Connect-CalendarWatch stores lives for the process, so only a new process
         # shows what happens without it.
-        $script:pwsh = [System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName
+        # The pwsh of this session: $PSHOME holds it in the usual installs; otherwise (a dotnet global tool) the
+        # process's own executable, which is then the pwsh apphost.
+        $script:pwsh = Join-Path -Path $PSHOME -ChildPath $(if ($IsWindows) { 'pwsh.exe' } else { 'pwsh' })
+        if (-not (Test-Path -LiteralPath $script:pwsh -PathType Leaf)) {
+            $script:pwsh = [System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName
+        }
         $script:childScript = Join-Path -Path $TestDrive -ChildPath 'child.ps1'
         Set-Content -LiteralPath $script:childScript -Encoding utf8 -Value @'
 param([string]$Manifest, [string]$CalendarId, [string]$Address)
