@@ -224,7 +224,18 @@ function Start-WebhookReceiver {
     $prefix = "http://127.0.0.1:$port/"
     $listener = [System.Net.HttpListener]::new()
     $listener.Prefixes.Add($prefix)
-    $listener.Start()
+    try {
+        $listener.Start()
+    }
+    catch [System.Net.HttpListenerException] {
+        # Windows (HTTP.sys) lets a user who is not an administrator listen on "localhost" prefixes only.
+        if ($_.Exception.ErrorCode -ne 5) { throw }
+        $listener.Close()
+        $prefix = "http://localhost:$port/"
+        $listener = [System.Net.HttpListener]::new()
+        $listener.Prefixes.Add($prefix)
+        $listener.Start()
+    }
     $queue = [System.Collections.Concurrent.ConcurrentQueue[object]]::new()
 
     $powershell = [PowerShell]::Create()
