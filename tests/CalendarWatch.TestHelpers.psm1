@@ -227,9 +227,12 @@ function Start-WebhookReceiver {
     try {
         $listener.Start()
     }
-    catch [System.Net.HttpListenerException] {
-        # Windows (HTTP.sys) lets a user who is not an administrator listen on "localhost" prefixes only.
-        if ($_.Exception.ErrorCode -ne 5) { throw }
+    catch {
+        # Windows (HTTP.sys) lets a user who is not an administrator listen on "localhost" prefixes only
+        # (ERROR_ACCESS_DENIED, 5, for an IP-address prefix). The method call's exception may come wrapped.
+        $failure = $_.Exception
+        while ($null -ne $failure.InnerException) { $failure = $failure.InnerException }
+        if (-not ($failure -is [System.Net.HttpListenerException]) -or $failure.ErrorCode -ne 5) { throw }
         $listener.Close()
         $prefix = "http://localhost:$port/"
         $listener = [System.Net.HttpListener]::new()
