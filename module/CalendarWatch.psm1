@@ -6,6 +6,8 @@
 # (Google.Apis.*, Newtonsoft.Json, System.Text.Json, ...) are to load through a small loader assembly into a private
 # AssemblyLoadContext, so that another module's copy (PSGSuite ships Google.Apis.*) cannot break this one. Until
 # then they load into the default context: whichever module loads a shared assembly first wins.
+# On Windows PowerShell 5.1 the dll's DesktopAssemblyResolver (an IModuleAssemblyInitializer) answers version
+# mismatches between the dependencies with the copies in bin/net472, since powershell.exe has no binding redirects.
 Set-StrictMode -Version Latest
 
 if ($PSEdition -eq 'Core' -and [version]::new($PSVersionTable.PSVersion.Major, $PSVersionTable.PSVersion.Minor) -lt [version]'7.4') {
