@@ -126,7 +126,7 @@ namespace CalendarWatch.Engine
                 ex.CalendarId ??= CalendarIdFor(request);
                 ex.ChannelId ??= request.ChannelId;
                 ex.Subject ??= subject;
-                if (ex is CalendarApiException { Reason: "insufficientPermissions" } api) throw Auth.AuthErrors.InsufficientPermissions(api, Auth.MethodScopes.WatchMethod(request.Resource), scopes, Auth.MethodScopes.ForWatch(request.Resource));
+                if (ex is CalendarApiException { Reason: "insufficientPermissions" } api) throw Auth.AuthErrors.InsufficientPermissions(api, Scopes.WatchMethod(request.Resource), scopes, Scopes.AcceptedByWatch(request.Resource));
                 throw;
             }
         }
@@ -141,18 +141,19 @@ namespace CalendarWatch.Engine
             if (string.IsNullOrWhiteSpace(request.ChannelId)) throw Invalid("CalendarWatch.InvalidChannelId", "The channel id is empty. Give the Id that the watch returned.", request.CalendarId, request.ChannelId);
             if (string.IsNullOrWhiteSpace(request.ResourceId)) throw Invalid("CalendarWatch.InvalidResourceId", $"Channel '{request.ChannelId}' has no ResourceId. Give the ResourceId that the watch returned; without it Google cannot stop the channel.", request.CalendarId, request.ChannelId);
             var subject = request.Subject ?? _connection.DefaultSubject;
+            var scopes = _connection.ScopesFor(Scopes.ForStop);
             var json = JsonSerializer.Serialize(new StopWire { Id = request.ChannelId, ResourceId = request.ResourceId, Token = string.IsNullOrEmpty(request.Token) ? null : request.Token }, WireJsonContext.Default.StopWire);
             try
             {
                 var call = new RetryCall("stop", request.CalendarId, request.ChannelId, onRetry);
-                using var response = await SendAsync("calendar/v3/channels/stop", json, subject, _connection.ScopesFor(Scopes.ForStop), call, cancellationToken).ConfigureAwait(false);
+                using var response = await SendAsync("calendar/v3/channels/stop", json, subject, scopes, call, cancellationToken).ConfigureAwait(false);
             }
             catch (CalendarWatchException ex)
             {
                 ex.CalendarId ??= request.CalendarId;
                 ex.ChannelId ??= request.ChannelId;
                 ex.Subject ??= subject;
-                if (ex is CalendarApiException { Reason: "insufficientPermissions" } api) throw Auth.AuthErrors.InsufficientPermissions(api, "calendar.channels.stop", _connection.ScopesFor(Scopes.ForStop), Auth.MethodScopes.ChannelsStop);
+                if (ex is CalendarApiException { Reason: "insufficientPermissions" } api) throw Auth.AuthErrors.InsufficientPermissions(api, Scopes.StopMethod, scopes, Scopes.AcceptedByStop);
                 throw;
             }
         }

@@ -118,49 +118,4 @@ namespace CalendarWatch.Engine.Auth
             return ex;
         }
     }
-
-    /// <summary>The OAuth scopes each method accepts, from calendar.v3.discovery.json.</summary>
-    public static class MethodScopes
-    {
-        private const string P = ScopeList.Prefix;
-
-        public static readonly IReadOnlyList<string> EventsWatch = new[]
-        {
-            P + "calendar", P + "calendar.app.created", P + "calendar.events", P + "calendar.events.freebusy", P + "calendar.events.owned",
-            P + "calendar.events.owned.readonly", P + "calendar.events.public.readonly", P + "calendar.events.readonly", P + "calendar.readonly",
-        };
-
-        public static readonly IReadOnlyList<string> AclWatch = new[] { P + "calendar", P + "calendar.acls", P + "calendar.acls.readonly" };
-
-        public static readonly IReadOnlyList<string> CalendarListWatch = new[] { P + "calendar", P + "calendar.calendarlist", P + "calendar.calendarlist.readonly", P + "calendar.readonly" };
-
-        public static readonly IReadOnlyList<string> SettingsWatch = new[] { P + "calendar", P + "calendar.readonly", P + "calendar.settings.readonly" };
-
-        public static readonly IReadOnlyList<string> ChannelsStop = new[]
-        {
-            P + "calendar", P + "calendar.acls", P + "calendar.acls.readonly", P + "calendar.app.created", P + "calendar.calendarlist",
-            P + "calendar.calendarlist.readonly", P + "calendar.events", P + "calendar.events.freebusy", P + "calendar.events.owned",
-            P + "calendar.events.owned.readonly", P + "calendar.events.public.readonly", P + "calendar.events.readonly", P + "calendar.readonly",
-            P + "calendar.settings.readonly",
-        };
-
-        /// <summary>The discovery method id of a watch, e.g. <c>calendar.events.watch</c>.</summary>
-        public static string WatchMethod(WatchResource resource) => resource switch
-        {
-            WatchResource.Events => "calendar.events.watch",
-            WatchResource.Acl => "calendar.acl.watch",
-            WatchResource.CalendarList => "calendar.calendarList.watch",
-            WatchResource.Settings => "calendar.settings.watch",
-            _ => throw new ArgumentOutOfRangeException(nameof(resource)),
-        };
-
-        public static IReadOnlyList<string> ForWatch(WatchResource resource) => resource switch
-        {
-            WatchResource.Events => EventsWatch,
-            WatchResource.Acl => AclWatch,
-            WatchResource.CalendarList => CalendarListWatch,
-            WatchResource.Settings => SettingsWatch,
-            _ => throw new ArgumentOutOfRangeException(nameof(resource)),
-        };
-    }
 }

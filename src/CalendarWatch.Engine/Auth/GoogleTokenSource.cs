@@ -212,9 +212,6 @@ namespace CalendarWatch.Engine.Auth
     /// <summary>Scope lists: the cache key's normal form and short names.</summary>
     public static class ScopeList
     {
-        /// <summary>Google's scope prefix; a short name such as <c>calendar.readonly</c> is completed with it.</summary>
-        public const string Prefix = "https://www.googleapis.com/auth/";
-
         /// <summary>Trimmed, completed, distinct and sorted (ordinal), so one scope set is one cache key.</summary>
         public static IReadOnlyList<string> Normalize(IEnumerable<string>? scopes)
         {
@@ -232,7 +229,7 @@ namespace CalendarWatch.Engine.Auth
         public static string Complete(string scope)
         {
             var trimmed = scope.Trim();
-            return trimmed.IndexOf("://", StringComparison.Ordinal) >= 0 ? trimmed : Prefix + trimmed;
+            return trimmed.IndexOf("://", StringComparison.Ordinal) >= 0 ? trimmed : Scopes.Prefix + trimmed;
         }
     }
 }
