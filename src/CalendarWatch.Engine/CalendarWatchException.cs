@@ -74,8 +74,10 @@ namespace CalendarWatch.Engine
 
         /// <summary>True for the failures Google says to retry: rate limits, quota, 429 and 5xx.</summary>
         public bool IsTransient =>
-            StatusCode == 429 || StatusCode == 500 || StatusCode == 502 || StatusCode == 503 || StatusCode == 504 ||
-            (StatusCode == 403 && (Reason == "userRateLimitExceeded" || Reason == "rateLimitExceeded" || Reason == "quotaExceeded"));
+            IsRateLimit || StatusCode == 500 || StatusCode == 502 || StatusCode == 503 || StatusCode == 504;
+
+        /// <summary>True for Google's rate-limit answers: 429, and 403 with a usage-limit reason.</summary>
+        public bool IsRateLimit => StatusCode == 429 || (StatusCode == 403 && IsRateLimitReason(Reason));
 
         /// <summary>Retry-After from the response, when Google sent one.</summary>
         public TimeSpan? RetryAfter { get; set; }
@@ -120,11 +122,15 @@ namespace CalendarWatch.Engine
             };
         }
 
+        /// <summary>Google's usage-limit reasons: waiting is their only cure.</summary>
+        private static bool IsRateLimitReason(string? reason) =>
+            reason == "userRateLimitExceeded" || reason == "rateLimitExceeded" || reason == "quotaExceeded";
+
         internal static FailureKind KindFor(int statusCode, string? reason)
         {
             if (reason == "pushNotSupportedForRequestedResource") return FailureKind.NotSupported;
             if (reason == "channelIdNotUnique") return FailureKind.ResourceExists;
-            if (reason == "userRateLimitExceeded" || reason == "rateLimitExceeded" || reason == "quotaExceeded") return FailureKind.LimitsExceeded;
+            if (IsRateLimitReason(reason)) return FailureKind.LimitsExceeded;
             return statusCode switch
             {
                 400 => FailureKind.InvalidArgument,

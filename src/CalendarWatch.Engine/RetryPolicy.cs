@@ -130,7 +130,7 @@ namespace CalendarWatch.Engine
                 case CalendarApiException api:
                     return api.IsTransient;
                 case CalendarWatchException cw:
-                    return cw.ErrorId == "CalendarWatch.ConnectionFailed" || cw.ErrorId == "CalendarWatch.Timeout";
+                    return IsCutOff(cw);
                 default:
                     return false;
             }
@@ -147,11 +147,15 @@ namespace CalendarWatch.Engine
                 case CalendarApiException api:
                     return api.StatusCode >= 500 && api.Reason is null && api.Status is null;
                 case CalendarWatchException cw:
-                    return cw.ErrorId == "CalendarWatch.ConnectionFailed" || cw.ErrorId == "CalendarWatch.Timeout";
+                    return IsCutOff(cw);
                 default:
                     return false;
             }
         }
+
+        /// <summary>No answer at all: the connection failed or the attempt timed out.</summary>
+        private static bool IsCutOff(CalendarWatchException exception) =>
+            exception.ErrorId == "CalendarWatch.ConnectionFailed" || exception.ErrorId == "CalendarWatch.Timeout";
 
         /// <summary>
         /// The backoff before retry number <paramref name="retryIndex"/> (0 = first retry): Retry-After when the server
@@ -227,9 +231,7 @@ namespace CalendarWatch.Engine
         }
 
         /// <summary>True for Google's rate-limit answers: 429 and 403 with a usage-limit reason.</summary>
-        public static bool IsRateLimit(Exception? exception) =>
-            exception is CalendarApiException api &&
-            (api.StatusCode == 429 || (api.StatusCode == 403 && (api.Reason == "userRateLimitExceeded" || api.Reason == "rateLimitExceeded" || api.Reason == "quotaExceeded")));
+        public static bool IsRateLimit(Exception? exception) => exception is CalendarApiException { IsRateLimit: true };
 
         private sealed class CallState
         {
