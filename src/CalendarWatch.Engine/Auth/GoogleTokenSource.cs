@@ -63,7 +63,7 @@ namespace CalendarWatch.Engine.Auth
         public async Task<string?> GetAccessTokenAsync(string? subject, IReadOnlyList<string> scopes, bool forceRefresh, CancellationToken cancellationToken)
         {
             subject = NormalizeSubject(subject);
-            var scopeSet = ScopeList.Normalize(scopes);
+            var scopeSet = ScopeList.AsNormalized(scopes);
             if (scopeSet.Count == 0)
             {
                 throw new CalendarWatchException("CalendarWatch.InvalidScope", FailureKind.InvalidArgument, "No OAuth scope was asked for. Give at least one scope, e.g. " + Scopes.EventsReadonly + ".");
@@ -77,11 +77,7 @@ namespace CalendarWatch.Engine.Auth
             }
 
             var key = (subject ?? string.Empty) + "\n" + string.Join(" ", scopeSet);
-            var entry = _entries.GetOrAdd(key, _ => NewEntry(subject, scopeSet, replaced: null, forced: false));
-            if (forceRefresh)
-            {
-                entry = Replace(key, subject, scopeSet);
-            }
+            var entry = forceRefresh ? Replace(key, subject, scopeSet) : _entries.TryGetValue(key, out var cached) ? cached : Add(key, subject, scopeSet);
 
             try
             {
@@ -113,6 +109,10 @@ namespace CalendarWatch.Engine.Auth
         }
 
         public override string ToString() => _description;
+
+        // Apart from the lookup above, so the lambda's closure is allocated only when a key is new, not on every call.
+        private Entry Add(string key, string? subject, IReadOnlyList<string> scopeSet) =>
+            _entries.GetOrAdd(key, _ => NewEntry(subject, scopeSet, replaced: null, forced: false));
 
         private Entry Replace(string key, string? subject, IReadOnlyList<string> scopeSet)
         {
@@ -223,6 +223,28 @@ namespace CalendarWatch.Engine.Auth
                 .Distinct(StringComparer.Ordinal)
                 .OrderBy(s => s, StringComparer.Ordinal)
                 .ToArray();
+        }
+
+        /// <summary>
+        /// <paramref name="scopes"/> itself when it already is in <see cref="Normalize"/>'s form (the per-method lists
+        /// and a connection's normalized override are), else a normalized copy: a token lookup per request then
+        /// allocates nothing for it.
+        /// </summary>
+        public static IReadOnlyList<string> AsNormalized(IReadOnlyList<string>? scopes)
+        {
+            if (scopes is null) return Array.Empty<string>();
+            for (var i = 0; i < scopes.Count; i++)
+            {
+                var scope = scopes[i];
+                if (string.IsNullOrEmpty(scope) || char.IsWhiteSpace(scope[0]) || char.IsWhiteSpace(scope[scope.Length - 1]) ||
+                    scope.IndexOf(' ') >= 0 || scope.IndexOf(',') >= 0 || scope.IndexOf("://", StringComparison.Ordinal) < 0 ||
+                    (i > 0 && string.CompareOrdinal(scopes[i - 1], scope) >= 0))
+                {
+                    return Normalize(scopes);
+                }
+            }
+
+            return scopes;
         }
 
         /// <summary><c>calendar.readonly</c> → <c>https://www.googleapis.com/auth/calendar.readonly</c>; full URLs stay.</summary>

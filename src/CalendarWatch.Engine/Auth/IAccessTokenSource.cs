@@ -23,27 +23,30 @@ namespace CalendarWatch.Engine.Auth
     /// <summary>No token at all: the emulator started without auth.</summary>
     public sealed class NoTokenSource : IAccessTokenSource
     {
+        private static readonly Task<string?> NoToken = Task.FromResult<string?>(null);
+
         public string? Account => null;
 
         public Task<string?> GetAccessTokenAsync(string? subject, IReadOnlyList<string> scopes, bool forceRefresh, CancellationToken cancellationToken)
-            => Task.FromResult<string?>(null);
+            => NoToken;
     }
 
     /// <summary>A token the admin already holds (Connect-CalendarWatch -AccessToken). It cannot be refreshed.</summary>
     public sealed class StaticTokenSource : IAccessTokenSource
     {
-        private readonly string _token;
+        // One completed task for every call: the token never changes.
+        private readonly Task<string?> _token;
 
         public StaticTokenSource(string accessToken, string? account = null)
         {
-            _token = accessToken;
+            _token = Task.FromResult<string?>(accessToken);
             Account = account;
         }
 
         public string? Account { get; }
 
         public Task<string?> GetAccessTokenAsync(string? subject, IReadOnlyList<string> scopes, bool forceRefresh, CancellationToken cancellationToken)
-            => Task.FromResult<string?>(_token);
+            => _token;
 
         public override string ToString() => "StaticTokenSource";
     }
