@@ -27,7 +27,7 @@ namespace CalendarWatch.Engine
         public const int MaxTokenLength = 256;
 
         private readonly CalendarConnection _connection;
-        private PolicyHolder _policy;
+        private RetryPolicy _policy;
 
         // One shared rate-limit pause per identity (per-user quotas are per subject).
         private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RateLimitGate> _gates = new System.Collections.Concurrent.ConcurrentDictionary<string, RateLimitGate>(StringComparer.OrdinalIgnoreCase);
@@ -35,7 +35,7 @@ namespace CalendarWatch.Engine
         public CalendarApiClient(CalendarConnection connection)
         {
             _connection = connection ?? throw new ArgumentNullException(nameof(connection));
-            _policy = new PolicyHolder(connection.Retry);
+            _policy = new RetryPolicy(connection.Retry);
         }
 
         public CalendarConnection Connection => _connection;
@@ -270,15 +270,16 @@ namespace CalendarWatch.Engine
         /// <summary>One POST under the connection's retry policy (<see cref="RetryPolicy"/>), each attempt as below.</summary>
         private Task<HttpResponseMessage> SendAsync(string relativePath, string json, string? subject, IReadOnlyList<string> scopes, RetryCall call, CancellationToken cancellationToken)
         {
+            // The connection's settings may have been replaced or changed since the last call: rebuild on a difference.
             var policy = _policy;
-            if (!ReferenceEquals(policy.Source, _connection.Retry) || !policy.Matches(_connection.Retry))
+            if (!policy.Settings.SameAs(_connection.Retry))
             {
-                policy = _policy = new PolicyHolder(_connection.Retry);
+                policy = _policy = new RetryPolicy(_connection.Retry);
             }
 
             var gate = _gates.GetOrAdd(subject ?? string.Empty, _ => new RateLimitGate());
             call.Gate = gate;
-            return policy.Policy.ExecuteAsync(
+            return policy.ExecuteAsync(
                 async ct =>
                 {
                     await gate.WaitAsync(ct).ConfigureAwait(false);
@@ -414,24 +415,6 @@ namespace CalendarWatch.Engine
             };
             var prefix = "HTTP " + status + (reason != null ? " " + reason : string.Empty) + ": ";
             return advice is null ? prefix + apiMessage : prefix + advice + " (Google: " + apiMessage + ")";
-        }
-
-        /// <summary>The policy built from a settings snapshot, rebuilt when the connection's settings change.</summary>
-        private sealed class PolicyHolder
-        {
-            public PolicyHolder(RetrySettings source)
-            {
-                Source = source;
-                Policy = new RetryPolicy(source);
-            }
-
-            public RetrySettings Source { get; }
-
-            public RetryPolicy Policy { get; }
-
-            public bool Matches(RetrySettings current) =>
-                current.MaxRetry == Policy.Settings.MaxRetry && current.RetryTimeLimit == Policy.Settings.RetryTimeLimit &&
-                current.BaseDelay == Policy.Settings.BaseDelay && current.MaxDelay == Policy.Settings.MaxDelay;
         }
 
         private static string InnermostMessage(Exception ex)

@@ -76,6 +76,10 @@ namespace CalendarWatch.Engine
             }
         }
 
+        /// <summary>True when <paramref name="other"/> holds the same four values.</summary>
+        internal bool SameAs(RetrySettings other) =>
+            other.MaxRetry == MaxRetry && other.RetryTimeLimit == RetryTimeLimit && other.BaseDelay == BaseDelay && other.MaxDelay == MaxDelay;
+
         /// <summary>A copy, so a running call is not affected by a change made meanwhile.</summary>
         public RetrySettings Clone() => (RetrySettings)MemberwiseClone();
 
