@@ -322,15 +322,10 @@ namespace CalendarWatch.Engine
                         throw new CalendarWatchException("CalendarWatch.Timeout", FailureKind.OperationTimeout,
                             $"The API did not answer within {_connection.RequestTimeout.TotalSeconds:0} s ({uri.GetLeftPart(UriPartial.Path)}).", ex);
                     }
-                    catch (HttpRequestException ex)
+                    catch (Exception ex) when (ex is HttpRequestException || ex is IOException)
                     {
                         throw new CalendarWatchException("CalendarWatch.ConnectionFailed", FailureKind.ConnectionError,
-                            $"The connection to {_connection.ApiEndpoint} failed: {InnermostMessage(ex)}", ex);
-                    }
-                    catch (IOException ex)
-                    {
-                        throw new CalendarWatchException("CalendarWatch.ConnectionFailed", FailureKind.ConnectionError,
-                            $"The connection to {_connection.ApiEndpoint} failed: {InnermostMessage(ex)}", ex);
+                            $"The connection to {_connection.ApiEndpoint} failed: {ExceptionText.InnermostMessage(ex)}", ex);
                     }
                 }
 
@@ -415,12 +410,6 @@ namespace CalendarWatch.Engine
             };
             var prefix = "HTTP " + status + (reason != null ? " " + reason : string.Empty) + ": ";
             return advice is null ? prefix + apiMessage : prefix + advice + " (Google: " + apiMessage + ")";
-        }
-
-        private static string InnermostMessage(Exception ex)
-        {
-            while (ex.InnerException != null) ex = ex.InnerException;
-            return ex.Message;
         }
     }
 }

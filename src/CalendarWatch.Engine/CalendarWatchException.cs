@@ -44,6 +44,17 @@ namespace CalendarWatch.Engine
         public string? Subject { get; set; }
     }
 
+    /// <summary>Text taken from exceptions for messages.</summary>
+    internal static class ExceptionText
+    {
+        /// <summary>The innermost exception's message: for a failed connection, the socket's own words.</summary>
+        public static string InnermostMessage(Exception exception)
+        {
+            while (exception.InnerException != null) exception = exception.InnerException;
+            return exception.Message;
+        }
+    }
+
     /// <summary>An error answered by Google's API (or the emulator) in Google's error envelope.</summary>
     public sealed class CalendarApiException : CalendarWatchException
     {

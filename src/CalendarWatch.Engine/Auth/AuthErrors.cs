@@ -67,7 +67,7 @@ namespace CalendarWatch.Engine.Auth
                 case HttpRequestException _:
                 case IOException _:
                     result = new CalendarWatchException("CalendarWatch.ConnectionFailed", FailureKind.ConnectionError,
-                        $"The token endpoint of {identity} could not be reached: {Innermost(failure).Message}", failure);
+                        $"The token endpoint of {identity} could not be reached: {ExceptionText.InnermostMessage(failure)}", failure);
                     break;
                 case OperationCanceledException _:
                     result = new CalendarWatchException("CalendarWatch.Timeout", FailureKind.OperationTimeout,
@@ -110,12 +110,6 @@ namespace CalendarWatch.Engine.Auth
         {
             var description = error.Error?.ErrorDescription;
             return string.IsNullOrWhiteSpace(description) ? string.Empty : $" (Google: {description!.Trim()})";
-        }
-
-        private static Exception Innermost(Exception ex)
-        {
-            while (ex.InnerException != null) ex = ex.InnerException;
-            return ex;
         }
     }
 }
