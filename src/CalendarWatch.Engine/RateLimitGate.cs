@@ -14,7 +14,6 @@ namespace CalendarWatch.Engine
     /// </summary>
     public sealed class RateLimitGate
     {
-        private static readonly ThreadLocal<Random> Jitter = new ThreadLocal<Random>(() => new Random(Guid.NewGuid().GetHashCode()));
         private readonly object _gate = new object();
         private long _openAt;      // Stopwatch timestamp before which no attempt starts
         private long _raisedAt;    // when the pause was last raised
@@ -59,8 +58,7 @@ namespace CalendarWatch.Engine
             {
                 if (attemptStarted >= _raisedAt)
                 {
-                    var baseTicks = settings.BaseDelay.Ticks * Math.Pow(2, Math.Min(_rounds, 30));
-                    var pause = TimeSpan.FromTicks((long)Math.Min(settings.MaxDelay.Ticks, baseTicks));
+                    var pause = settings.Backoff(_rounds);
                     if (retryAfter is TimeSpan ra && ra > pause) pause = ra;
                     _rounds++;
                     _raisedAt = now;
@@ -75,7 +73,7 @@ namespace CalendarWatch.Engine
 
                 // Spread the retries over a tenth of the pause so they do not arrive as one burst.
                 var remaining = Math.Max(0, _openAt - now);
-                var spread = (long)(remaining * 0.1 * Jitter.Value!.NextDouble());
+                var spread = (long)(remaining * 0.1 * Jitter.Next());
                 return TimeSpan.FromSeconds((double)(remaining + spread) / Stopwatch.Frequency);
             }
         }

@@ -87,8 +87,6 @@ namespace CalendarWatch.Engine
             })
             .Build();
 
-        private static readonly ThreadLocal<Random> Jitter = new ThreadLocal<Random>(() => new Random(Guid.NewGuid().GetHashCode()));
-
         public RetryPolicy(RetrySettings settings)
         {
             Settings = (settings ?? throw new ArgumentNullException(nameof(settings))).Clone();
@@ -165,7 +163,7 @@ namespace CalendarWatch.Engine
         public static TimeSpan ComputeDelay(RetrySettings settings, int retryIndex, Exception exception)
         {
             if (settings is null) throw new ArgumentNullException(nameof(settings));
-            var random = Jitter.Value!.NextDouble();
+            var random = Jitter.Next();
             if (exception is CalendarApiException { RetryAfter: TimeSpan retryAfter })
             {
                 // Honour the server's wait; add up to 10 % so a burst of 429s does not return as one burst.
@@ -173,9 +171,7 @@ namespace CalendarWatch.Engine
                 return wait + TimeSpan.FromTicks((long)(wait.Ticks * 0.1 * random));
             }
 
-            var cap = settings.MaxDelay.Ticks;
-            var exponential = settings.BaseDelay.Ticks * Math.Pow(2, Math.Min(retryIndex, 30));
-            var ticks = Math.Min(cap, exponential);
+            double ticks = settings.Backoff(retryIndex).Ticks;
             return TimeSpan.FromTicks((long)((ticks / 2) + (ticks / 2 * random)));
         }
 
@@ -266,6 +262,15 @@ namespace CalendarWatch.Engine
                 handler(new RetryNotice(Call.Operation, attemptNumber + 1, maxAttempts, delay, exception, Describe(exception), Call.CalendarId, Call.ChannelId));
             }
         }
+    }
+
+    /// <summary>The random share of every backoff (retries and the rate-limit gate), one generator per thread.</summary>
+    internal static class Jitter
+    {
+        private static readonly ThreadLocal<Random> Random = new ThreadLocal<Random>(() => new Random(Guid.NewGuid().GetHashCode()));
+
+        /// <summary>A number in [0, 1).</summary>
+        public static double Next() => Random.Value!.NextDouble();
     }
 
     /// <summary>One call under the retry policy: what it is (for notices) and what its attempts revealed.</summary>

@@ -76,6 +76,10 @@ namespace CalendarWatch.Engine
             }
         }
 
+        /// <summary>The backoff before jitter after <paramref name="failures"/> failures in a row: BaseDelay·2^n, at most MaxDelay.</summary>
+        internal TimeSpan Backoff(int failures) =>
+            TimeSpan.FromTicks((long)Math.Min(MaxDelay.Ticks, BaseDelay.Ticks * Math.Pow(2, Math.Min(failures, 30))));
+
         /// <summary>True when <paramref name="other"/> holds the same four values.</summary>
         internal bool SameAs(RetrySettings other) =>
             other.MaxRetry == MaxRetry && other.RetryTimeLimit == RetryTimeLimit && other.BaseDelay == BaseDelay && other.MaxDelay == MaxDelay;
