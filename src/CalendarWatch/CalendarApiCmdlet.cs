@@ -276,7 +276,7 @@ namespace CalendarWatch
                     WriteError(ErrorRecords.From(calendarError, target));
                     break;
                 case ArgumentException argumentError:
-                    WriteError(new ErrorRecord(argumentError, "CalendarWatch.InvalidArgument", ErrorCategory.InvalidArgument, target));
+                    WriteError(ErrorRecords.InvalidArgument("CalendarWatch.InvalidArgument", argumentError, target));
                     break;
                 default:
                     // A bug or an environment failure in one item: report it against the item and go on with the rest.
@@ -439,7 +439,7 @@ namespace CalendarWatch
                 catch (ArgumentException ex)
                 {
                     // A malformed CALENDARWATCH_EMULATOR_HOST.
-                    ThrowTerminatingError(new ErrorRecord(ex, "CalendarWatch.InvalidEmulatorHost", ErrorCategory.InvalidArgument, CalendarConnection.EmulatorHostVariable));
+                    ThrowTerminatingError(ErrorRecords.InvalidArgument("CalendarWatch.InvalidEmulatorHost", ex, CalendarConnection.EmulatorHostVariable));
                 }
 
                 if (_connection!.Note != null)

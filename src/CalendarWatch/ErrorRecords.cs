@@ -34,5 +34,13 @@ namespace CalendarWatch
         /// </summary>
         public static ErrorRecord From(CalendarWatchException exception, object? target)
             => new ErrorRecord(exception, exception.ErrorId, CategoryFor(exception.Kind), (object?)exception.CalendarId ?? target);
+
+        /// <summary>A record for bad input caught in the module itself (the engine's own checks come as <see cref="From"/>).</summary>
+        public static ErrorRecord InvalidArgument(string errorId, System.Exception exception, object? target)
+            => new ErrorRecord(exception, errorId, ErrorCategory.InvalidArgument, target);
+
+        /// <summary>The same for a message: the exception is an <see cref="System.ArgumentException"/>.</summary>
+        public static ErrorRecord InvalidArgument(string errorId, string message, object? target)
+            => InvalidArgument(errorId, new System.ArgumentException(message), target);
     }
 }

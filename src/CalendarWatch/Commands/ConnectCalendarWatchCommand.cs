@@ -117,8 +117,8 @@ namespace CalendarWatch.Commands
                     var token = ToPlainText(AccessToken!);
                     if (string.IsNullOrWhiteSpace(token))
                     {
-                        ThrowTerminatingError(new ErrorRecord(new ArgumentException("The access token is empty. Give the token you hold, for example (Read-Host -AsSecureString)."),
-                            "CalendarWatch.InvalidAccessToken", ErrorCategory.InvalidArgument, null));
+                        ThrowTerminatingError(ErrorRecords.InvalidArgument("CalendarWatch.InvalidAccessToken",
+                            "The access token is empty. Give the token you hold, for example (Read-Host -AsSecureString).", null));
                     }
 
                     return new CalendarConnection(ConnectionKind.AccessToken, endpoint, new StaticTokenSource(token.Trim()), defaultSubject: null, scopes: scopes);
@@ -131,8 +131,8 @@ namespace CalendarWatch.Commands
             if (RetryTimeLimit < TimeSpan.Zero)
             {
                 connection.Dispose();
-                ThrowTerminatingError(new ErrorRecord(new ArgumentOutOfRangeException(nameof(RetryTimeLimit), RetryTimeLimit, $"-RetryTimeLimit {RetryTimeLimit} is negative. Give a duration such as (New-TimeSpan -Minutes 2), or 0 to never wait for a retry."),
-                    "CalendarWatch.InvalidRetryTimeLimit", ErrorCategory.InvalidArgument, RetryTimeLimit));
+                ThrowTerminatingError(ErrorRecords.InvalidArgument("CalendarWatch.InvalidRetryTimeLimit",
+                    new ArgumentOutOfRangeException(nameof(RetryTimeLimit), RetryTimeLimit, $"-RetryTimeLimit {RetryTimeLimit} is negative. Give a duration such as (New-TimeSpan -Minutes 2), or 0 to never wait for a retry."), RetryTimeLimit));
             }
 
             var settings = connection.Retry.Clone();
@@ -156,8 +156,8 @@ namespace CalendarWatch.Commands
             }
             catch (ArgumentException)
             {
-                ThrowTerminatingError(new ErrorRecord(new ArgumentException($"The emulator address '{value.OriginalString}' is neither an http(s) URL nor host:port. Give it as http://127.0.0.1:8085/ or 127.0.0.1:8085."),
-                    "CalendarWatch.InvalidEmulatorAddress", ErrorCategory.InvalidArgument, value));
+                ThrowTerminatingError(ErrorRecords.InvalidArgument("CalendarWatch.InvalidEmulatorAddress",
+                    $"The emulator address '{value.OriginalString}' is neither an http(s) URL nor host:port. Give it as http://127.0.0.1:8085/ or 127.0.0.1:8085.", value));
                 throw;
             }
         }

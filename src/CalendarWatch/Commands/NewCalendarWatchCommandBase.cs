@@ -105,8 +105,8 @@ namespace CalendarWatch.Commands
             if (calendarId.StartsWith("@{", StringComparison.Ordinal))
             {
                 // PowerShell turned an object without a CalendarId property into text.
-                WriteError(new ErrorRecord(new ArgumentException($"The calendar id '{calendarId}' is an object turned into text: the input has no CalendarId, ResourceEmail or PrimaryEmail property. Rename the column to CalendarId, or pipe the ids as strings (ForEach-Object Id)."),
-                    "CalendarWatch.InvalidCalendarId", ErrorCategory.InvalidArgument, calendarId));
+                WriteError(ErrorRecords.InvalidArgument("CalendarWatch.InvalidCalendarId",
+                    $"The calendar id '{calendarId}' is an object turned into text: the input has no CalendarId, ResourceEmail or PrimaryEmail property. Rename the column to CalendarId, or pipe the ids as strings (ForEach-Object Id).", calendarId));
                 return null;
             }
 
