@@ -73,7 +73,6 @@ namespace CalendarWatch.Engine
         private long _succeeded;
         private long _failed;
         private long _cancelled;
-        private long _total = -1;
         private bool _disposed;
 
         /// <param name="throttleLimit">The most items in flight at once (1 or more).</param>
@@ -130,25 +129,6 @@ namespace CalendarWatch.Engine
 
         /// <summary>Items whose work is running now.</summary>
         public int InFlight => Volatile.Read(ref _inFlight);
-
-        /// <summary>The number of items expected, when known (an array piped in); null while unknown.</summary>
-        public long? Total
-        {
-            get { var t = Interlocked.Read(ref _total); return t < 0 ? null : t; }
-            set => Interlocked.Exchange(ref _total, value is long v && v >= 0 ? v : -1);
-        }
-
-        /// <summary>Percent of <see cref="Total"/> handed out, or -1 when the total is unknown (for Write-Progress).</summary>
-        public int PercentComplete
-        {
-            get
-            {
-                var total = Total;
-                if (total is null) return -1;
-                if (total.Value == 0) return 100;
-                return (int)Math.Min(100, Completed * 100 / total.Value);
-            }
-        }
 
         /// <summary>Cancels every item's token; the caller's blocked Enqueue/Complete then returns promptly. Thread-safe.</summary>
         public void Cancel()

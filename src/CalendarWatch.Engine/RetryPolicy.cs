@@ -255,7 +255,6 @@ namespace CalendarWatch.Engine
 
             public void Notify(int attemptNumber, TimeSpan delay, Exception exception)
             {
-                Call.Retries++;
                 var handler = Call.OnRetry;
                 if (handler is null) return;
                 var maxAttempts = IsRateLimit(exception) ? RetrySettings.MaxRateLimitRetries + 1 : Settings.MaxRetry + 1;
@@ -298,9 +297,6 @@ namespace CalendarWatch.Engine
 
         /// <summary>When the current attempt started (a Stopwatch timestamp), set by the attempt itself.</summary>
         public long AttemptStarted { get; set; }
-
-        /// <summary>How many retries were made.</summary>
-        public int Retries { get; internal set; }
 
         /// <summary>True once an attempt failed in a way the server may still have carried out (timeout, reset, bare 5xx).</summary>
         public bool EarlierAttemptMayHaveReachedServer { get; internal set; }

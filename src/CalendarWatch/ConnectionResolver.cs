@@ -36,9 +36,6 @@ namespace CalendarWatch
             }
         }
 
-        /// <summary>Stores a connection, disposing the one it replaces.</summary>
-        public static void Set(CalendarConnection? connection) => Set(connection, handedOut: false);
-
         /// <summary>
         /// Stores a connection (null forgets it). The one it replaces is disposed unless it was handed out
         /// (Connect-CalendarWatch -PassThru): a script may still use that object as -Connection.

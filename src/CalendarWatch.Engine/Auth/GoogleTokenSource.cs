@@ -55,11 +55,6 @@ namespace CalendarWatch.Engine.Auth
 
         public string? Account { get; }
 
-        /// <summary>How many credential objects (one per subject and scope set, plus forced refreshes) were made.</summary>
-        public int CredentialsCreated => Volatile.Read(ref _credentialsCreated);
-
-        private int _credentialsCreated;
-
         public async Task<string?> GetAccessTokenAsync(string? subject, IReadOnlyList<string> scopes, bool forceRefresh, CancellationToken cancellationToken)
         {
             subject = NormalizeSubject(subject);
@@ -136,7 +131,6 @@ namespace CalendarWatch.Engine.Auth
 
         private async Task<ITokenAccess> CreateAsync(string? subject, IReadOnlyList<string> scopeSet, Entry? replaced)
         {
-            Interlocked.Increment(ref _credentialsCreated);
             var credential = _createCredential(subject, scopeSet);
             if (replaced != null && replaced.Credential.IsValueCreated && replaced.Credential.Value.Status == TaskStatus.RanToCompletion &&
                 ReferenceEquals(Underlying(replaced.Credential.Value.Result), Underlying(credential)))
