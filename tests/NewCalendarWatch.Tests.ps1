@@ -324,7 +324,9 @@ catch {
 
     It 'uses CALENDARWATCH_EMULATOR_HOST when Connect-CalendarWatch was not run' {
         $calendar = New-TestCalendar
-        $env:CALENDARWATCH_EMULATOR_HOST = '127.0.0.1:{0}' -f $script:emulator.BaseUri.Port
+        # The emulator's own host:port: on Windows without a URL ACL it serves on localhost only, and HTTP.sys answers
+        # 400 (Invalid Hostname) to a request whose Host is 127.0.0.1.
+        $env:CALENDARWATCH_EMULATOR_HOST = $script:emulator.BaseUri.Authority
         try {
             $text = & $script:pwsh -NoProfile -NonInteractive -File $script:childScript -Manifest $builtManifest -CalendarId $calendar -Address $script:address.AbsoluteUri
         }
