@@ -108,12 +108,16 @@ namespace CalendarWatch.Engine
                     Subject = subject,
                 };
             }
-            catch (CalendarApiException ex) when (ex.Reason == "channelIdNotUnique" && call.EarlierAttemptMayHaveReachedServer)
+            catch (CalendarApiException ex) when (ex.Reason == "channelIdNotUnique" && (call.EarlierAttemptMayHaveReachedServer || request.ChannelIdGenerated))
             {
-                // An earlier attempt of this very call timed out or lost its connection: it may have created the
-                // channel, and this retry met it. Never success (we have no resourceId), never silent.
+                // An earlier attempt of this very call timed out or lost its connection, or the id was fresh (so only
+                // this request can have used it): it may have created the channel, and this delivery met it. Never
+                // success (we have no resourceId), never silent.
+                var why = call.EarlierAttemptMayHaveReachedServer
+                    ? "an earlier attempt was cut off after it may have reached Google, and the retry found the id taken"
+                    : "the id was new, so only an earlier delivery of this same request (resent after a dropped connection) can have taken it";
                 throw new CalendarWatchException("CalendarWatch.ChannelMayExist", FailureKind.ResourceExists,
-                    $"Channel '{request.ChannelId}' on calendar '{CalendarIdFor(request)}' (address {request.Address!.AbsoluteUri}) may exist: an earlier attempt was cut off after it may have reached Google, and the retry found the id taken. " +
+                    $"Channel '{request.ChannelId}' on calendar '{CalendarIdFor(request)}' (address {request.Address!.AbsoluteUri}) may exist: {why}. " +
                     "Google sends its notifications to that address with X-Goog-Channel-ID set to this id; stop it with the X-Goog-Resource-ID from one of them, or let it expire.", ex)
                 {
                     CalendarId = CalendarIdFor(request),

@@ -23,6 +23,14 @@ namespace CalendarWatch.Engine
         /// <summary>The new channel's id: at most 64 characters, never used before in the Google Cloud project.</summary>
         public string ChannelId { get; set; } = string.Empty;
 
+        /// <summary>
+        /// True when <see cref="ChannelId"/> was made fresh for this request (a new GUID), so nobody can have used it
+        /// before: channelIdNotUnique can then only mean that an earlier delivery of this same request created the
+        /// channel (HttpClient itself resends a request once when a pooled connection drops before any answer), and
+        /// it is reported as CalendarWatch.ChannelMayExist.
+        /// </summary>
+        public bool ChannelIdGenerated { get; set; }
+
         /// <summary>The webhook receiver, absolute https (http only against a loopback endpoint).</summary>
         public Uri? Address { get; set; }
 

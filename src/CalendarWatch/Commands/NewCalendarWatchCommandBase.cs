@@ -115,6 +115,7 @@ namespace CalendarWatch.Commands
                 CalendarId = calendarId,
                 Resource = Resource,
                 ChannelId = string.IsNullOrEmpty(ChannelId) ? Guid.NewGuid().ToString() : ChannelId!,
+                ChannelIdGenerated = string.IsNullOrEmpty(ChannelId),
                 Address = Address,
                 Token = string.IsNullOrEmpty(Token) ? null : Token,
                 EventTypes = SelectedEventTypes,

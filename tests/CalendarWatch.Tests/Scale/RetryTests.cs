@@ -163,5 +163,44 @@ namespace CalendarWatch.Tests.Scale
             Assert.Contains("connection failed", Assert.Single(notices).Reason);
             Assert.Equal(new[] { "lost-1" }, h.ChannelIds("lost-"));
         }
+
+        [Fact]
+        public async Task AFreshIdAlreadyTakenOnTheFirstAttemptIsChannelMayExist()
+        {
+            // A generated id was never used by anyone: if Google says it is taken, only an earlier delivery of this
+            // same request can have taken it (HttpClient resends once on a dropped pooled connection, unseen by us).
+            await using var h = await ScaleHarness.StartAsync();
+            await h.Client.WatchAsync(h.Request("fresh-1"));
+            var notices = new List<RetryNotice>();
+            var request = h.Request("fresh-1");
+            request.ChannelIdGenerated = true;
+
+            var error = await Assert.ThrowsAsync<CalendarWatchException>(() => h.Client.WatchAsync(request, notices.Add));
+
+            Assert.Equal("CalendarWatch.ChannelMayExist", error.ErrorId);
+            Assert.Equal(FailureKind.ResourceExists, error.Kind);
+            Assert.Equal("fresh-1", error.ChannelId);
+            Assert.Contains("the id was new", error.Message);
+            Assert.Contains(h.Address.AbsoluteUri, error.Message);
+            Assert.Empty(notices);
+            Assert.Equal(2, h.Requests(Watch));
+            Assert.Equal(new[] { "fresh-1" }, h.ChannelIds("fresh-"));
+        }
+
+        [Fact]
+        public async Task AResponseLostOnAReusedConnectionIsChannelMayExistForAGeneratedId()
+        {
+            await using var h = await ScaleHarness.StartAsync();
+            await h.Client.WatchAsync(h.Request("warm-1")); // the next request goes out on a pooled connection
+            h.Emulator.SetFaults(new EmulatorFaults { ResponseLostRate = 1 });
+            var request = h.Request("pooled-1");
+            request.ChannelIdGenerated = true;
+
+            var error = await Assert.ThrowsAsync<CalendarWatchException>(() => h.Client.WatchAsync(request));
+
+            Assert.Equal("CalendarWatch.ChannelMayExist", error.ErrorId);
+            Assert.Equal("pooled-1", error.ChannelId);
+            Assert.Equal(new[] { "pooled-1" }, h.ChannelIds("pooled-"));
+        }
     }
 }
