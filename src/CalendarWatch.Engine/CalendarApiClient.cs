@@ -52,12 +52,15 @@ namespace CalendarWatch.Engine
         {
             Validate(request, _connection.AllowsHttpAddresses);
             var subject = request.Subject ?? _connection.DefaultSubject;
+            var calendarId = CalendarIdFor(request);
+            var address = request.Address!.AbsoluteUri;
+            var token = string.IsNullOrEmpty(request.Token) ? null : request.Token;
             var body = new ChannelWire
             {
                 Id = request.ChannelId,
                 Type = "web_hook",
-                Address = request.Address!.AbsoluteUri,
-                Token = string.IsNullOrEmpty(request.Token) ? null : request.Token,
+                Address = address,
+                Token = token,
             };
             if (request.TimeToLive is TimeSpan ttl)
             {
@@ -71,7 +74,7 @@ namespace CalendarWatch.Engine
             var json = JsonSerializer.Serialize(body, WireJsonContext.Default.ChannelWire);
             var path = WatchPath(request);
             var scopes = _connection.ScopesFor(Scopes.ForWatch(request.Resource));
-            var call = new RetryCall("watch", CalendarIdFor(request), request.ChannelId, onRetry);
+            var call = new RetryCall("watch", calendarId, request.ChannelId, onRetry);
             try
             {
                 using var response = await SendAsync(path, json, subject, scopes, call, cancellationToken).ConfigureAwait(false);
@@ -99,11 +102,11 @@ namespace CalendarWatch.Engine
                     Id = wire.Id ?? request.ChannelId,
                     ResourceId = wire.ResourceId!,
                     ResourceUri = wire.ResourceUri,
-                    Token = wire.Token ?? (string.IsNullOrEmpty(request.Token) ? null : request.Token),
+                    Token = wire.Token ?? token,
                     Expiration = wire.Expiration is long ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null,
-                    CalendarId = CalendarIdFor(request),
+                    CalendarId = calendarId,
                     Resource = request.Resource.ToString(),
-                    Address = request.Address.AbsoluteUri,
+                    Address = address,
                     EventTypes = string.Join(",", request.EventTypes),
                     Subject = subject,
                 };
@@ -117,17 +120,17 @@ namespace CalendarWatch.Engine
                     ? "an earlier attempt was cut off after it may have reached Google, and the retry found the id taken"
                     : "the id was new, so only an earlier delivery of this same request (resent after a dropped connection) can have taken it";
                 throw new CalendarWatchException("CalendarWatch.ChannelMayExist", FailureKind.ResourceExists,
-                    $"Channel '{request.ChannelId}' on calendar '{CalendarIdFor(request)}' (address {request.Address!.AbsoluteUri}) may exist: {why}. " +
+                    $"Channel '{request.ChannelId}' on calendar '{calendarId}' (address {address}) may exist: {why}. " +
                     "Google sends its notifications to that address with X-Goog-Channel-ID set to this id; stop it with the X-Goog-Resource-ID from one of them, or let it expire.", ex)
                 {
-                    CalendarId = CalendarIdFor(request),
+                    CalendarId = calendarId,
                     ChannelId = request.ChannelId,
                     Subject = subject,
                 };
             }
             catch (CalendarWatchException ex)
             {
-                ex.CalendarId ??= CalendarIdFor(request);
+                ex.CalendarId ??= calendarId;
                 ex.ChannelId ??= request.ChannelId;
                 ex.Subject ??= subject;
                 if (ex is CalendarApiException { Reason: "insufficientPermissions" } api) throw Auth.AuthErrors.InsufficientPermissions(api, Scopes.WatchMethod(request.Resource), scopes, Scopes.AcceptedByWatch(request.Resource));
