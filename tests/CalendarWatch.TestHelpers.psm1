@@ -17,6 +17,18 @@ function Get-FreeTcpPort {
     }
 }
 
+function Get-BuiltModuleManifest {
+    # The manifest that build.ps1 -Task Build writes: output/CalendarWatch/<ModuleVersion>/CalendarWatch.psd1.
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory)][string]$RepositoryRoot
+    )
+
+    $version = (Import-PowerShellDataFile -LiteralPath (Join-Path -Path $RepositoryRoot -ChildPath 'CalendarWatch.psd1')).ModuleVersion
+    $moduleFolder = Join-Path -Path (Join-Path -Path (Join-Path -Path $RepositoryRoot -ChildPath 'output') -ChildPath 'CalendarWatch') -ChildPath $version
+    return (Join-Path -Path $moduleFolder -ChildPath 'CalendarWatch.psd1')
+}
+
 function Get-EmulatorAssemblyPath {
     # The emulator that build.ps1 -Task Build publishes beside the module.
     [OutputType([string])]
@@ -319,6 +331,7 @@ function Stop-WebhookReceiver {
 
 Export-ModuleMember -Function @(
     'Get-FreeTcpPort'
+    'Get-BuiltModuleManifest'
     'Start-CalendarEmulator'
     'Stop-CalendarEmulator'
     'Invoke-EmulatorAdmin'

@@ -6,9 +6,8 @@ BeforeAll {
     $ErrorActionPreference = 'Stop'
 
     $repositoryRoot = Split-Path -Path $PSScriptRoot -Parent
-    $version = (Import-PowerShellDataFile -LiteralPath (Join-Path -Path $repositoryRoot -ChildPath 'CalendarWatch.psd1')).ModuleVersion
-    $builtManifest = Join-Path -Path (Join-Path -Path (Join-Path -Path (Join-Path -Path $repositoryRoot -ChildPath 'output') -ChildPath 'CalendarWatch') -ChildPath $version) -ChildPath 'CalendarWatch.psd1'
     Import-Module -Name (Join-Path -Path $PSScriptRoot -ChildPath 'CalendarWatch.TestHelpers.psm1') -Force
+    $builtManifest = Get-BuiltModuleManifest -RepositoryRoot $repositoryRoot
     Import-Module -Name $builtManifest -Force
 
     $script:emulator = Start-CalendarEmulator -RepositoryRoot $repositoryRoot
