@@ -1,3 +1,4 @@
+#!/usr/bin/env pwsh
 #Requires -Version 7.4
 <#
 .SYNOPSIS
@@ -22,7 +23,19 @@ param(
     [string]$Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
-    [string]$Configuration = 'Release'
+    [string]$Configuration = 'Release',
+
+    # Test: run only the Pester files whose name matches (wildcards), e.g. -PesterPath Connection*
+    [string]$PesterPath,
+
+    # Test: an xunit filter passed to dotnet test --filter, e.g. -Filter FullyQualifiedName~KeyFileTests
+    [string]$Filter,
+
+    # Test: skip the Pester suites (xunit only)
+    [switch]$SkipPester,
+
+    # Test: skip the build and xunit (Pester only, against the module already built)
+    [switch]$SkipBuild
 )
 
 Set-StrictMode -Version Latest
@@ -80,17 +93,54 @@ function Invoke-Build {
     Write-Host "Built CalendarWatch $moduleVersion into $moduleOutput"
 }
 
-function Invoke-Test {
-    Invoke-Build
-    Invoke-DotNet -Arguments @('test', (Join-Path -Path $repositoryRoot -ChildPath 'CalendarWatch.slnx'), '--nologo', '-c', $Configuration)
-
-    $pester = Get-Module -ListAvailable -Name Pester | Where-Object { $_.Version -ge [version]'5.0.0' } | Sort-Object -Property Version -Descending | Select-Object -First 1
-    if ($null -eq $pester) {
-        throw 'Pester 5 is not installed: Install-Module Pester -MinimumVersion 5.0 -Scope CurrentUser (or Install-PSResource Pester).'
+function Import-Pester {
+    # The user's own Pester 5 (PowerShell Gallery) when there is one; otherwise the version pinned in
+    # tests/Tools/Tools.csproj, restored by NuGet (the machine's own configuration) and imported from its packages folder.
+    $pester = Get-Module -ListAvailable -Name Pester |
+        Where-Object { $_.Version -ge [version]'5.0.0' -and $_.Version -lt [version]'6.0.0' } |
+        Sort-Object -Property Version -Descending | Select-Object -First 1
+    if ($null -ne $pester) {
+        Import-Module -ModuleInfo $pester -Force
+        return
     }
 
-    Import-Module -ModuleInfo $pester -Force
-    $testFiles = @(Get-ChildItem -Path (Join-Path -Path $repositoryRoot -ChildPath 'tests') -Filter '*.Tests.ps1' -File)
+    $toolsProject = [System.IO.Path]::Combine($repositoryRoot, 'tests', 'Tools', 'Tools.csproj')
+    $pinned = ([xml](Get-Content -LiteralPath $toolsProject -Raw)).Project.ItemGroup.PackageDownload |
+        Where-Object { $_.Include -eq 'Pester' } | Select-Object -First 1
+    $version = $pinned.Version.Trim('[', ']')
+    Invoke-DotNet -Arguments @('restore', $toolsProject, '--nologo', '--verbosity', 'quiet')
+    $packagesFolder = ((& dotnet nuget locals global-packages --list) -replace '^global-packages:\s*', '').Trim()
+    $pesterManifest = [System.IO.Path]::Combine($packagesFolder, 'pester', $version, 'tools', 'Pester.psd1')
+    if (-not (Test-Path -LiteralPath $pesterManifest)) {
+        throw "Pester $version was not found at '$pesterManifest' after restoring $toolsProject. Install Pester 5 (Install-PSResource Pester -Version '[5.0,6.0)') or check the NuGet configuration."
+    }
+
+    Import-Module -Name $pesterManifest -Force
+}
+
+function Invoke-Test {
+    $xunitExitCode = 0
+    if (-not $SkipBuild) {
+        Invoke-Build
+        # xunit first; a failure there is reported at the end so that the Pester suites still run. The hang guard
+        # fails a test that runs past 5 minutes and names it in the output.
+        $xunitArguments = @('test', (Join-Path -Path $repositoryRoot -ChildPath 'CalendarWatch.slnx'), '--nologo', '-c', $Configuration,
+            '--blame-hang-timeout', '5m', '--blame-hang-dump-type', 'none')
+        if ($Filter) {
+            $xunitArguments += @('--filter', $Filter)
+        }
+        Write-Host "dotnet $($xunitArguments -join ' ')"
+        & dotnet @xunitArguments
+        $xunitExitCode = $LASTEXITCODE
+    }
+    if ($SkipPester) {
+        if ($xunitExitCode -ne 0) { throw "dotnet test failed with exit code $xunitExitCode." }
+        return
+    }
+
+    Import-Pester
+    $testFiles = @(Get-ChildItem -Path (Join-Path -Path $repositoryRoot -ChildPath 'tests') -Filter '*.Tests.ps1' -File |
+        Where-Object { -not $PesterPath -or $_.Name -like $PesterPath })
     if ($testFiles.Count -eq 0) {
         throw 'No tests/*.Tests.ps1 file found.'
     }
@@ -135,6 +185,9 @@ function Invoke-Test {
     Write-Host "Tests Passed: $($result.PassedCount), Failed: $failed, Skipped: $($result.SkippedCount)"
     if ($failed -gt 0 -or $result.Result -ne 'Passed') {
         throw "Pester: $failed failed."
+    }
+    if ($xunitExitCode -ne 0) {
+        throw "dotnet test failed with exit code $xunitExitCode."
     }
 }
 
