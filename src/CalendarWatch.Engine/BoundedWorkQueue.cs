@@ -61,9 +61,9 @@ namespace CalendarWatch.Engine
         private readonly CancellationTokenSource _cts;
         private readonly CancellationTokenRegistration _externalRegistration;
         private readonly CancellationTokenRegistration _signalRegistration;
-        private readonly SemaphoreSlim _signal = new SemaphoreSlim(0, int.MaxValue);
+        private readonly CallerLoop _loop;
+        private readonly bool _ownsLoop;
         private readonly ConcurrentQueue<Entry> _finished = new ConcurrentQueue<Entry>();
-        private readonly ConcurrentQueue<Action> _posted = new ConcurrentQueue<Action>();
         private readonly LinkedList<Entry> _pending = new LinkedList<Entry>();
         private readonly Action<Task<TResult>, object?> _onDone;
         private int _inFlight;
@@ -78,8 +78,11 @@ namespace CalendarWatch.Engine
         /// <param name="throttleLimit">The most items in flight at once (1 or more).</param>
         /// <param name="ordered">True: results in input order; false: as they finish.</param>
         /// <param name="cancellationToken">An outside token that cancels the queue too (optional).</param>
-        public BoundedWorkQueue(int throttleLimit, bool ordered = true, CancellationToken cancellationToken = default)
+        /// <param name="loop">The caller thread's loop, shared with the async bridge; null = a loop of the queue's own.</param>
+        public BoundedWorkQueue(int throttleLimit, bool ordered = true, CancellationToken cancellationToken = default, CallerLoop? loop = null)
         {
+            _loop = loop ?? new CallerLoop();
+            _ownsLoop = loop is null;
             if (throttleLimit < 1) throw new ArgumentOutOfRangeException(nameof(throttleLimit), throttleLimit, "ThrottleLimit must be 1 or more.");
             ThrottleLimit = throttleLimit;
             Ordered = ordered;
@@ -146,12 +149,7 @@ namespace CalendarWatch.Engine
         /// Queues an action to run on the caller thread during its next (or current) Enqueue/Complete call, before
         /// results that are handed out after it. Thread-safe: use it for -Verbose text from worker threads.
         /// </summary>
-        public void Post(Action action)
-        {
-            if (action is null) throw new ArgumentNullException(nameof(action));
-            _posted.Enqueue(action);
-            Wake();
-        }
+        public void Post(Action action) => _loop.Post(action);
 
         /// <summary>
         /// Starts <paramref name="work"/> for one item once fewer than ThrottleLimit are in flight, blocking until then;
@@ -211,6 +209,7 @@ namespace CalendarWatch.Engine
             _externalRegistration.Dispose();
             _signalRegistration.Dispose();
             _cts.Dispose();
+            if (_ownsLoop) _loop.Dispose();
         }
 
         private void Pump(Action<CompletedWork<TState, TResult>> onReady, Func<bool> mustWait)
@@ -230,7 +229,7 @@ namespace CalendarWatch.Engine
                     return;
                 }
 
-                _signal.Wait();
+                _loop.Wait();
             }
         }
 
@@ -265,7 +264,7 @@ namespace CalendarWatch.Engine
                 RunPosted();
                 if (!Ordered) Deliver(onReady);
                 var left = CancelGrace - clock.Elapsed;
-                if (left > TimeSpan.Zero) _signal.Wait(left);
+                if (left > TimeSpan.Zero) _loop.Wait(left);
             }
 
             RunPosted();
@@ -311,13 +310,7 @@ namespace CalendarWatch.Engine
             onReady(outcome);
         }
 
-        private void RunPosted()
-        {
-            while (_posted.TryDequeue(out var action))
-            {
-                action();
-            }
-        }
+        private void RunPosted() => _loop.RunPosted();
 
         private void OnDone(Task<TResult> task, object? state)
         {
@@ -329,16 +322,7 @@ namespace CalendarWatch.Engine
             Wake();
         }
 
-        private void Wake()
-        {
-            try
-            {
-                _signal.Release();
-            }
-            catch (ObjectDisposedException)
-            {
-            }
-        }
+        private void Wake() => _loop.Wake();
 
         private void ThrowIfDisposed()
         {

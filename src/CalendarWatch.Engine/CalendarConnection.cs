@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Net.Http;
 using CalendarWatch.Engine.Auth;
@@ -47,7 +48,8 @@ namespace CalendarWatch.Engine
         /// <summary>The API root, ending in a slash (Google's is https://www.googleapis.com/).</summary>
         public Uri ApiEndpoint { get; }
 
-        public IAccessTokenSource TokenSource { get; }
+        /// <summary>Where tokens come from. Internal: no public API hands out a live access token.</summary>
+        internal IAccessTokenSource TokenSource { get; }
 
         /// <summary>The identity's description (service account email, user); never a secret.</summary>
         public string? Account => TokenSource.Account;
@@ -61,14 +63,27 @@ namespace CalendarWatch.Engine
         /// <summary>Each request's own time limit (one attempt).</summary>
         public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
-        /// <summary>Retry bounds for every call on this connection (Connect-CalendarWatch -MaxRetry / -RetryTimeLimit).</summary>
+        /// <summary>
+        /// Retry bounds for every call on this connection (Connect-CalendarWatch -MaxRetry / -RetryTimeLimit). The
+        /// settings object is immutable; assigning another one applies to the calls that start afterwards.
+        /// </summary>
         public RetrySettings Retry
         {
-            get => _retry;
-            set => _retry = value ?? throw new ArgumentNullException(nameof(value));
+            get => _policy.Settings;
+            set => _policy = new RetryPolicy(value ?? throw new ArgumentNullException(nameof(value)));
         }
 
-        private RetrySettings _retry = new RetrySettings();
+        private volatile RetryPolicy _policy = new RetryPolicy(new RetrySettings());
+
+        /// <summary>The retry policy for the current settings (one per settings object, shared by every call).</summary>
+        internal RetryPolicy Policy => _policy;
+
+        // One rate-limit gate per identity (per-user quotas are charged to the impersonated user), kept for the
+        // connection's lifetime: what one command learned about an identity's quota serves the next, in any runspace.
+        private readonly ConcurrentDictionary<string, RateLimitGate> _gates = new ConcurrentDictionary<string, RateLimitGate>(StringComparer.OrdinalIgnoreCase);
+
+        /// <summary>The shared rate-limit gate of the identity acting as <paramref name="subject"/> (null = the connection's own).</summary>
+        internal RateLimitGate GateFor(string? subject) => _gates.GetOrAdd(subject ?? string.Empty, _ => new RateLimitGate());
 
         /// <summary>Plain-http webhook addresses are accepted only by the emulator or an endpoint on loopback.</summary>
         public bool AllowsHttpAddresses => Kind == ConnectionKind.Emulator || ApiEndpoint.IsLoopback;

@@ -2,23 +2,6 @@ using System;
 
 namespace CalendarWatch.Engine
 {
-    /// <summary>What kind of failure an error is; the cmdlet layer maps it to a PowerShell ErrorCategory.</summary>
-    public enum FailureKind
-    {
-        InvalidArgument,
-        ObjectNotFound,
-        PermissionDenied,
-        AuthenticationError,
-        LimitsExceeded,
-        ResourceUnavailable,
-        NotSupported,
-        ResourceExists,
-        ConnectionError,
-        OperationTimeout,
-        OperationStopped,
-        InvalidResult,
-    }
-
     /// <summary>
     /// Every failure the engine reports for one item: an ErrorId (<c>CalendarWatch.X</c>), a kind, the calendar and
     /// channel it concerns, and a message a person can act on. Never carries a token or key.
@@ -37,9 +20,21 @@ namespace CalendarWatch.Engine
 
         public FailureKind Kind { get; }
 
+        /// <summary>How far the failed call got: nothing sent, the token endpoint, or an API request that may have reached Google.</summary>
+        public FailurePhase Phase { get; set; } = FailurePhase.NotSent;
+
+        /// <summary>
+        /// True for failures worth another attempt: rate limits, 5xx (API or token endpoint), broken connections and
+        /// timeouts. Set where the failure is classified (<see cref="Failures"/>), never derived from the ErrorId.
+        /// </summary>
+        public bool IsTransient { get; set; }
+
         public string? CalendarId { get; set; }
 
         public string? ChannelId { get; set; }
+
+        /// <summary>The webhook address of the channel concerned, when there is one (never with userinfo).</summary>
+        public string? Address { get; set; }
 
         public string? Subject { get; set; }
     }
@@ -66,6 +61,8 @@ namespace CalendarWatch.Engine
             Domain = domain;
             ApiMessage = apiMessage;
             Status = status;
+            Phase = FailurePhase.ApiRequest;
+            IsTransient = IsRateLimit || statusCode == 500 || statusCode == 502 || statusCode == 503 || statusCode == 504;
         }
 
         /// <summary>The HTTP status code.</summary>
@@ -83,12 +80,11 @@ namespace CalendarWatch.Engine
         /// <summary>Google's <c>error.status</c>, e.g. <c>PERMISSION_DENIED</c>, when present.</summary>
         public string? Status { get; }
 
-        /// <summary>True for the failures Google says to retry: rate limits, quota, 429 and 5xx.</summary>
-        public bool IsTransient =>
-            IsRateLimit || StatusCode == 500 || StatusCode == 502 || StatusCode == 503 || StatusCode == 504;
-
         /// <summary>True for Google's rate-limit answers: 429, and 403 with a usage-limit reason.</summary>
         public bool IsRateLimit => StatusCode == 429 || (StatusCode == 403 && IsRateLimitReason(Reason));
+
+        /// <summary>Google's 401 "Unauthorized WebHook callback channel": the address's domain is refused, no token helps.</summary>
+        public bool IsWebHookRefusal => StatusCode == 401 && ApiMessage.IndexOf("WebHook", StringComparison.OrdinalIgnoreCase) >= 0;
 
         /// <summary>Retry-After from the response, when Google sent one.</summary>
         public TimeSpan? RetryAfter { get; set; }

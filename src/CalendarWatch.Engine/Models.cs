@@ -48,6 +48,41 @@ namespace CalendarWatch.Engine
 
         /// <summary>The user to act as (domain-wide delegation); null = the connection's default.</summary>
         public string? Subject { get; set; }
+
+        /// <summary>When the request was sent (set by the sender): the start of the lifetime asked for.</summary>
+        public DateTimeOffset? SentAt { get; set; }
+    }
+
+    /// <summary>Channel lifetimes: what was asked for against what Google granted.</summary>
+    public static class Lifetime
+    {
+        /// <summary>The lifetime Google gives when neither a time to live nor an expiry is asked for.</summary>
+        public static readonly TimeSpan DefaultTimeToLive = TimeSpan.FromDays(7);
+
+        /// <summary>Differences below this are clocks, not a shortened lifetime.</summary>
+        public static readonly TimeSpan Tolerance = TimeSpan.FromMinutes(5);
+
+        /// <summary>A warning when Google granted a shorter lifetime than <paramref name="request"/> asked for; null otherwise.</summary>
+        public static string? Shortened(WatchRequest request, Channel channel)
+        {
+            if (request is null) throw new ArgumentNullException(nameof(request));
+            if (channel is null) throw new ArgumentNullException(nameof(channel));
+            if (!(channel.Expiration is DateTimeOffset granted) || !(request.SentAt is DateTimeOffset sent))
+            {
+                return null;
+            }
+
+            var asked = request.ExpiresAt ?? sent + (request.TimeToLive ?? DefaultTimeToLive);
+            if (granted >= asked - Tolerance)
+            {
+                return null;
+            }
+
+            var days = (granted - sent).TotalDays;
+            return string.Format(System.Globalization.CultureInfo.InvariantCulture,
+                "Google shortened channel {0} on calendar {1}: asked to live until {2:yyyy-MM-ddTHH:mm:ssZ}, it expires {3:yyyy-MM-ddTHH:mm:ssZ} (about {4:0.#} days). Renew it before then.",
+                channel.Id, channel.CalendarId, asked.UtcDateTime, granted.UtcDateTime, days);
+        }
     }
 
     /// <summary>A channel to stop: the two values Google needs, both from the watch's response.</summary>
@@ -93,6 +128,12 @@ namespace CalendarWatch.Engine
 
         /// <summary>The event types watched, comma-separated; empty means every type.</summary>
         public string EventTypes { get; set; } = string.Empty;
+
+        /// <summary>
+        /// The identity that created the channel: the service account's email, or the user of user credentials; empty
+        /// when unknown (an access token, the emulator). Google lets only the same identity and client stop it.
+        /// </summary>
+        public string? Account { get; set; }
 
         /// <summary>The user the channel was created as (domain-wide delegation), if any.</summary>
         public string? Subject { get; set; }

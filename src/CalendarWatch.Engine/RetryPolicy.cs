@@ -52,7 +52,7 @@ namespace CalendarWatch.Engine
                 IsRateLimit ? " (rate limited: retried within the retry time limit)" : " of " + MaxAttempts.ToString(CultureInfo.InvariantCulture), Reason);
 
         /// <summary>True when the failure was a rate-limit answer (403 usage limit or 429).</summary>
-        public bool IsRateLimit => RetryPolicy.IsRateLimit(Exception);
+        public bool IsRateLimit => Failures.IsRateLimit(Exception);
 
         public override string ToString() => Message;
     }
@@ -89,10 +89,10 @@ namespace CalendarWatch.Engine
 
         public RetryPolicy(RetrySettings settings)
         {
-            Settings = (settings ?? throw new ArgumentNullException(nameof(settings))).Clone();
+            Settings = settings ?? throw new ArgumentNullException(nameof(settings));
         }
 
-        /// <summary>A snapshot of the settings this policy applies.</summary>
+        /// <summary>The (immutable) settings this policy applies.</summary>
         public RetrySettings Settings { get; }
 
         /// <summary>
@@ -119,41 +119,6 @@ namespace CalendarWatch.Engine
                 ResilienceContextPool.Shared.Return(context);
             }
         }
-
-        /// <summary>True for the failures worth another attempt (see the class summary).</summary>
-        public static bool IsRetryable(Exception? exception)
-        {
-            switch (exception)
-            {
-                case CalendarApiException api:
-                    return api.IsTransient;
-                case CalendarWatchException cw:
-                    return IsCutOff(cw);
-                default:
-                    return false;
-            }
-        }
-
-        /// <summary>
-        /// True when a failed attempt may still have been carried out by the server: a timeout, a broken connection,
-        /// or a 5xx answered without Google's error envelope (a proxy's or load balancer's, not the API's).
-        /// </summary>
-        public static bool MayHaveReachedServer(Exception? exception)
-        {
-            switch (exception)
-            {
-                case CalendarApiException api:
-                    return api.StatusCode >= 500 && api.Reason is null && api.Status is null;
-                case CalendarWatchException cw:
-                    return IsCutOff(cw);
-                default:
-                    return false;
-            }
-        }
-
-        /// <summary>No answer at all: the connection failed or the attempt timed out.</summary>
-        private static bool IsCutOff(CalendarWatchException exception) =>
-            exception.ErrorId == "CalendarWatch.ConnectionFailed" || exception.ErrorId == "CalendarWatch.Timeout";
 
         /// <summary>
         /// The backoff before retry number <paramref name="retryIndex"/> (0 = first retry): Retry-After when the server
@@ -183,10 +148,10 @@ namespace CalendarWatch.Engine
                 case CalendarApiException api:
                     var text = "HTTP " + api.StatusCode.ToString(CultureInfo.InvariantCulture) + (api.Reason != null ? " " + api.Reason : string.Empty);
                     return api.RetryAfter is TimeSpan ra ? text + string.Format(CultureInfo.InvariantCulture, " (Retry-After {0:0.###} s)", ra.TotalSeconds) : text;
-                case CalendarWatchException cw when cw.ErrorId == "CalendarWatch.Timeout":
-                    return "no answer within the request timeout";
-                case CalendarWatchException cw when cw.ErrorId == "CalendarWatch.ConnectionFailed":
-                    return "connection failed (" + cw.Message + ")";
+                case CalendarWatchException { Kind: FailureKind.OperationTimeout } timeout:
+                    return timeout.Phase == FailurePhase.TokenEndpoint ? "the token endpoint did not answer in time" : "no answer within the request timeout";
+                case CalendarWatchException { Kind: FailureKind.ConnectionError } connection:
+                    return "connection failed (" + connection.Message + ")";
                 default:
                     return exception.Message;
             }
@@ -195,17 +160,22 @@ namespace CalendarWatch.Engine
         private static bool ShouldRetry(ResilienceContext context, Exception? exception, int attemptNumber)
         {
             var state = context.Properties.GetValue(StateKey, null!);
-            if (exception is null || state.CancellationToken.IsCancellationRequested || !IsRetryable(exception))
+            if (exception is null)
             {
                 return false;
             }
 
-            if (MayHaveReachedServer(exception))
+            if (Failures.MayHaveTakenEffect(exception))
             {
-                state.Call.EarlierAttemptMayHaveReachedServer = true;
+                state.Call.AnAttemptMayHaveTakenEffect = true;
             }
 
-            var rateLimited = IsRateLimit(exception);
+            if (state.CancellationToken.IsCancellationRequested || !Failures.IsRetryable(exception))
+            {
+                return false;
+            }
+
+            var rateLimited = Failures.IsRateLimit(exception);
             if (state.Settings.MaxRetry == 0 ||
                 (rateLimited ? state.RateLimitRetries >= RetrySettings.MaxRateLimitRetries : state.FailureRetries >= state.Settings.MaxRetry))
             {
@@ -225,9 +195,6 @@ namespace CalendarWatch.Engine
             else state.FailureRetries++;
             return true;
         }
-
-        /// <summary>True for Google's rate-limit answers: 429 and 403 with a usage-limit reason.</summary>
-        public static bool IsRateLimit(Exception? exception) => exception is CalendarApiException { IsRateLimit: true };
 
         private sealed class CallState
         {
@@ -257,7 +224,7 @@ namespace CalendarWatch.Engine
             {
                 var handler = Call.OnRetry;
                 if (handler is null) return;
-                var maxAttempts = IsRateLimit(exception) ? RetrySettings.MaxRateLimitRetries + 1 : Settings.MaxRetry + 1;
+                var maxAttempts = Failures.IsRateLimit(exception) ? RetrySettings.MaxRateLimitRetries + 1 : Settings.MaxRetry + 1;
                 handler(new RetryNotice(Call.Operation, attemptNumber + 1, maxAttempts, delay, exception, Describe(exception), Call.CalendarId, Call.ChannelId));
             }
         }
@@ -298,7 +265,11 @@ namespace CalendarWatch.Engine
         /// <summary>When the current attempt started (a Stopwatch timestamp), set by the attempt itself.</summary>
         public long AttemptStarted { get; set; }
 
-        /// <summary>True once an attempt failed in a way the server may still have carried out (timeout, reset, bare 5xx).</summary>
-        public bool EarlierAttemptMayHaveReachedServer { get; internal set; }
+        /// <summary>
+        /// True once an attempt failed in a way Google may still have carried out (sent, and no refusal came back:
+        /// timeout, cut-off connection, any 5xx; see <see cref="Failures.MayHaveTakenEffect"/>). Set for the last
+        /// attempt too, also when it is not retried.
+        /// </summary>
+        public bool AnAttemptMayHaveTakenEffect { get; internal set; }
     }
 }

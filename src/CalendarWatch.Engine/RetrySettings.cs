@@ -4,7 +4,8 @@ namespace CalendarWatch.Engine
 {
     /// <summary>
     /// How hard one connection tries before an item fails (Connect-CalendarWatch -MaxRetry / -RetryTimeLimit).
-    /// Read at the start of each call, so a change applies to the next request.
+    /// Immutable: values are set once, with an object initializer; a connection's settings change by replacing the
+    /// whole object, which the next call reads.
     /// </summary>
     public sealed class RetrySettings
     {
@@ -31,7 +32,7 @@ namespace CalendarWatch.Engine
         public int MaxRetry
         {
             get => _maxRetry;
-            set
+            init
             {
                 if (value < 0 || value > 100) throw new ArgumentOutOfRangeException(nameof(value), value, "MaxRetry must be between 0 and 100.");
                 _maxRetry = value;
@@ -47,7 +48,7 @@ namespace CalendarWatch.Engine
         public TimeSpan RetryTimeLimit
         {
             get => _retryTimeLimit;
-            set
+            init
             {
                 if (value < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(value), value, "RetryTimeLimit must not be negative.");
                 _retryTimeLimit = value;
@@ -58,7 +59,7 @@ namespace CalendarWatch.Engine
         public TimeSpan BaseDelay
         {
             get => _baseDelay;
-            set
+            init
             {
                 if (value < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(value), value, "BaseDelay must not be negative.");
                 _baseDelay = value;
@@ -69,7 +70,7 @@ namespace CalendarWatch.Engine
         public TimeSpan MaxDelay
         {
             get => _maxDelay;
-            set
+            init
             {
                 if (value < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(value), value, "MaxDelay must not be negative.");
                 _maxDelay = value;
@@ -79,13 +80,6 @@ namespace CalendarWatch.Engine
         /// <summary>The backoff before jitter after <paramref name="failures"/> failures in a row: BaseDelay·2^n, at most MaxDelay.</summary>
         internal TimeSpan Backoff(int failures) =>
             TimeSpan.FromTicks((long)Math.Min(MaxDelay.Ticks, BaseDelay.Ticks * Math.Pow(2, Math.Min(failures, 30))));
-
-        /// <summary>True when <paramref name="other"/> holds the same four values.</summary>
-        internal bool SameAs(RetrySettings other) =>
-            other.MaxRetry == MaxRetry && other.RetryTimeLimit == RetryTimeLimit && other.BaseDelay == BaseDelay && other.MaxDelay == MaxDelay;
-
-        /// <summary>A copy, so a running call is not affected by a change made meanwhile.</summary>
-        public RetrySettings Clone() => (RetrySettings)MemberwiseClone();
 
         public override string ToString() => $"MaxRetry {MaxRetry}, RetryTimeLimit {RetryTimeLimit}, BaseDelay {BaseDelay}, MaxDelay {MaxDelay}";
     }

@@ -9,27 +9,22 @@ using CalendarWatch.Engine;
 namespace CalendarWatch
 {
     /// <summary>
-    /// The bridge between PowerShell's pipeline thread and the engine's async calls, for every cmdlet that talks to
-    /// the Calendar API. Subclasses provide two steps per input item:
+    /// A cmdlet that makes one Calendar API call per item, many at once: the async bridge (<see cref="AsyncPSCmdlet"/>)
+    /// composed with the engine's bounded, ordered fan-out (<see cref="BoundedWorkQueue{TState, TResult}"/>). Per item:
     /// <list type="number">
-    /// <item><see cref="BuildRequest"/> runs on the pipeline thread: validation, ShouldProcess; null skips the item.</item>
-    /// <item><see cref="ExecuteAsync"/> runs on the thread pool: the engine call; it returns the object to write.</item>
+    /// <item><see cref="BuildRequests"/>, on the pipeline thread: validation, ShouldProcess; null skips an item.</item>
+    /// <item><see cref="ExecuteAsync"/>, off it: the engine call, returning a typed result.</item>
+    /// <item><see cref="WriteResult"/>, on the pipeline thread again, in input order unless -Unordered.</item>
     /// </list>
-    /// The base resolves the connection (lazily, so -WhatIf needs none) and runs the items through the engine's
-    /// <see cref="BoundedWorkQueue{TState, TResult}"/>: at most -ThrottleLimit in flight, input streamed (never
-    /// collected), output in input order unless -Unordered. Each <see cref="CalendarWatchException"/> becomes one
-    /// ErrorRecord so the other items go on. Every Write* call happens on the pipeline thread: the queue hands out
-    /// results there, and work running off it posts messages through <see cref="PostVerbose"/> (the queue runs them
-    /// on the pipeline thread while it waits); pass <see cref="RetryReporter"/> to the engine so -Verbose says each retry.
-    /// Progress: Write-Progress with "N of TOTAL" when the subclass knows the count up front (<see cref="KnownItemCount"/>),
-    /// else "N done", at most every 200 ms, skipped when $ProgressPreference is SilentlyContinue or Ignore.
-    /// Stop (Ctrl+C, or a downstream command ending the pipeline): the queue is cancelled, in-flight HTTP stops at once
-    /// (the queue returns within a second), and since PowerShell refuses Write* calls after a stop, whatever the queue
-    /// hands out then is reported one line per item through the host: results that arrived but were not written
-    /// (<see cref="DescribeUnwritten"/>) and requests cut off in flight (<see cref="DescribeCancelledInFlight"/>).
+    /// At most -ThrottleLimit items are in flight; input streams through (never collected). Each failure becomes one
+    /// ErrorRecord (<see cref="ErrorRecords.ForFailure"/>) and the other items go on.
+    /// A stop has one reason: PowerShell's (Ctrl+C or a downstream Select-Object -First) or the command's own (an error
+    /// under -ErrorAction Stop, a downstream command that threw). Either way what is in flight is cancelled, and every
+    /// item that needs the admin's attention — a result that arrived but can no longer be written, a request cut off in
+    /// flight that Google may have carried out — is reported once, as a warning (capturable while PowerShell still
+    /// takes warnings; through the host once PowerShell has stopped the pipeline).
     /// </summary>
-    /// <typeparam name="TRequest">The engine request one input item becomes.</typeparam>
-    public abstract class CalendarApiCmdlet<TRequest> : PSCmdlet, IDisposable
+    public abstract class CalendarApiCmdlet<TRequest, TResult> : AsyncPSCmdlet
         where TRequest : class
     {
         /// <summary>
@@ -41,21 +36,13 @@ namespace CalendarWatch
         /// <summary>The highest -ThrottleLimit: beyond it one identity meets rate limits, and sockets pile up.</summary>
         public const int MaxThrottleLimit = 64;
 
-        private const int ProgressActivityIdBase = 0x4357_0000; // "CW"
-
-        private readonly CancellationTokenSource _stop = new CancellationTokenSource();
-        private readonly Action<CompletedWork<TRequest, object?>> _onReady;
-        private BoundedWorkQueue<TRequest, object?>? _queue;
-        private ProgressCounter? _progress;
+        private readonly Action<CompletedWork<TRequest, TResult>> _onReady;
+        private BoundedWorkQueue<TRequest, TResult>? _queue;
+        private ProgressReporter? _progress;
         private ResolvedConnection? _connection;
         private CalendarApiClient? _client;
-        private bool _showProgress;
-        private bool _progressShown;
-        private bool _stopping;
-        private volatile bool _pipelineStopped;
         private ExceptionDispatchInfo? _stopReason;
         private long _notStarted;
-        private bool _disposed;
 
         protected CalendarApiCmdlet()
         {
@@ -70,9 +57,6 @@ namespace CalendarWatch
         [Parameter(HelpMessage = "Write results as they complete instead of in input order.")]
         public SwitchParameter Unordered { get; set; }
 
-        /// <summary>Cancelled when the pipeline stops (Ctrl+C, Select-Object -First).</summary>
-        protected CancellationToken StopToken => _stop.Token;
-
         /// <summary>Hand this to the engine's onRetry: each retry becomes one -Verbose line on the pipeline thread.</summary>
         protected Action<RetryNotice> RetryReporter { get; }
 
@@ -81,28 +65,25 @@ namespace CalendarWatch
 
         /// <summary>
         /// The number of items when known before the first one runs (an array given directly to the parameter that
-        /// otherwise takes pipeline input); null when unknown. Read in BeginProcessing, and only when no pipeline
-        /// input is expected: PowerShell does not tell a command how many objects are coming down the pipeline.
+        /// otherwise takes pipeline input); null when unknown. PowerShell does not tell a command how many objects are
+        /// coming down the pipeline.
         /// </summary>
         protected virtual long? KnownItemCount => null;
 
-        /// <summary>
-        /// Turns the current input item into a request, on the pipeline thread: validate, call ShouldProcess, write
-        /// errors for bad input. Return null to skip the item (declined, -WhatIf or invalid).
-        /// </summary>
-        protected abstract TRequest? BuildRequest();
+        /// <summary>The connection given explicitly to this command (-Connection), if any.</summary>
+        protected virtual CalendarConnection? ExplicitConnection => null;
 
         /// <summary>
-        /// The requests of the current input item, built one at a time (so a long array is streamed too); null
-        /// entries are skipped items. Default: one, from <see cref="BuildRequest"/>.
+        /// The requests of the current input item, built one at a time on the pipeline thread (so a long array is
+        /// streamed too): validate, call ShouldProcess, write errors for bad input. Null entries are skipped items.
         /// </summary>
-        protected virtual IEnumerable<TRequest?> BuildRequests()
-        {
-            yield return BuildRequest();
-        }
+        protected abstract IEnumerable<TRequest?> BuildRequests();
 
-        /// <summary>Runs one request off the pipeline thread; returns the object to write (null writes nothing).</summary>
-        protected abstract Task<object?> ExecuteAsync(CalendarApiClient client, TRequest request, CancellationToken cancellationToken);
+        /// <summary>Runs one request off the pipeline thread.</summary>
+        protected abstract Task<TResult> ExecuteAsync(CalendarApiClient client, TRequest request, CancellationToken cancellationToken);
+
+        /// <summary>Writes one item's result, on the pipeline thread (WriteObject, -Verbose, warnings).</summary>
+        protected abstract void WriteResult(TRequest request, TResult result);
 
         /// <summary>The object an item's error record names (the calendar id).</summary>
         protected abstract object? TargetOf(TRequest request);
@@ -110,29 +91,19 @@ namespace CalendarWatch
         /// <summary>One -Verbose line saying what is about to be sent. Must never contain a token or key.</summary>
         protected abstract string DescribeRequest(TRequest request);
 
-        /// <summary>One -Verbose line after success; null writes none.</summary>
-        protected virtual string? DescribeResult(TRequest request, object? result) => null;
+        /// <summary>The warning for a result that arrived but could not be written because the command stopped.</summary>
+        protected abstract string DescribeUnwritten(TRequest request, TResult result);
 
-        /// <summary>The line written through the host for a result that arrived but could not be written after a stop.</summary>
-        protected virtual string DescribeUnwritten(TRequest request, object? result) =>
-            $"The request for '{TargetOf(request)}' completed but its result was not written because the command was stopped.";
+        /// <summary>The warning for a request cut off in flight by a stop (the server may have carried it out).</summary>
+        protected abstract string DescribeCancelledInFlight(TRequest request);
 
-        /// <summary>The line written through the host for a request cancelled in flight by a stop.</summary>
-        protected virtual string DescribeCancelledInFlight(TRequest request) =>
-            $"The request for '{TargetOf(request)}' was cancelled in flight; the server may have carried it out.";
-
-        /// <summary>The line written through the host for a request that failed but whose error could not be written after a stop.</summary>
-        protected virtual string DescribeFailedAfterStop(TRequest request, Exception exception) =>
-            $"The request for '{TargetOf(request)}' failed before the command was stopped: {exception.Message}";
-
-        /// <summary>The connection given explicitly to this command (-Connection), if any.</summary>
-        protected virtual CalendarConnection? ExplicitConnection => null;
+        /// <summary>The warning for an item that failed but whose error could not be written because the command stopped.</summary>
+        protected abstract string DescribeFailedAfterStop(TRequest request, Exception exception);
 
         protected override void BeginProcessing()
         {
-            _queue = new BoundedWorkQueue<TRequest, object?>(ThrottleLimit, ordered: !Unordered.IsPresent, _stop.Token);
-            _progress = new ProgressCounter(MyInvocation.ExpectingInput ? null : KnownItemCount);
-            _showProgress = ProgressWanted();
+            _queue = new BoundedWorkQueue<TRequest, TResult>(ThrottleLimit, ordered: !Unordered.IsPresent, StopToken, Loop);
+            _progress = new ProgressReporter(this, ProgressActivity, MyInvocation.ExpectingInput ? null : KnownItemCount);
         }
 
         protected override void ProcessRecord()
@@ -143,16 +114,16 @@ namespace CalendarWatch
             {
                 if (request is null)
                 {
-                    _progress!.Add();
-                    ReportProgress(final: false);
+                    _progress!.ItemDone();
+                    _progress.Report();
                     continue;
                 }
 
                 var client = GetClient();
                 WriteVerbose(DescribeRequest(request));
-                queue.Enqueue(request, token => Task.Run(() => ExecuteAsync(client, request, token)), _onReady);
+                queue.Enqueue(request, token => Task.Run(() => ExecuteAsync(client, request, token), token), _onReady);
                 ThrowIfStopped();
-                ReportProgress(final: false);
+                _progress!.Report();
             }
         }
 
@@ -161,72 +132,48 @@ namespace CalendarWatch
             ThrowIfStopped();
             _queue?.Complete(_onReady);
             ThrowIfStopped();
-            ReportProgress(final: true);
+            _progress?.Finish();
         }
 
-        protected override void StopProcessing()
+        protected override void Dispose(bool disposing)
         {
-            // Another thread, while the pipeline thread may be blocked in the queue: cancelling wakes it, and it
-            // reports what it can no longer write (see OnReady).
-            _pipelineStopped = true;
-            try
-            {
-                _stop.Cancel();
-            }
-            catch (ObjectDisposedException)
-            {
-            }
-        }
-
-        /// <summary>Queues a -Verbose line from any thread; it is written on the pipeline thread.</summary>
-        protected void PostVerbose(string message) => Post(() => WriteVerbose(message));
-
-        /// <summary>Queues a warning from any thread; it is written on the pipeline thread.</summary>
-        protected void PostWarning(string message) => Post(() => WriteWarning(message));
-
-        public void Dispose()
-        {
-            Dispose(true);
-            GC.SuppressFinalize(this);
-        }
-
-        protected virtual void Dispose(bool disposing)
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
             if (disposing)
             {
                 _queue?.Dispose();
-                _stop.Cancel();
-                _stop.Dispose();
                 _connection?.Dispose();
             }
+
+            base.Dispose(disposing);
         }
 
+        private bool IsStopping => _stopReason != null || PipelineStopped || StopToken.IsCancellationRequested;
+
         /// <summary>Each item the queue hands out, on the pipeline thread.</summary>
-        private void OnReady(CompletedWork<TRequest, object?> work)
+        private void OnReady(CompletedWork<TRequest, TResult> work)
         {
-            _progress!.Add();
-            if (_stopping || _stop.IsCancellationRequested)
+            _progress!.ItemDone();
+            if (IsStopping)
             {
-                _stopping = true;
                 ReportAfterStop(work);
                 return;
             }
 
             try
             {
-                WriteOutcome(work);
+                if (work.IsSuccess)
+                {
+                    WriteResult(work.State, work.Result);
+                }
+                else
+                {
+                    WriteError(ErrorRecords.ForFailure(work.Exception, TargetOf(work.State)));
+                }
             }
             catch (PipelineStoppedException ex)
             {
-                EnterStopped(ExceptionDispatchInfo.Capture(ex));
-                // A plain stop (Ctrl+C) refuses the write before it happens; a downstream Select-Object -First
-                // (a subclass) took the object and then ended the pipeline.
+                // A plain stop (Ctrl+C) refuses the write before it happens: report the item. A downstream
+                // Select-Object -First (a subclass of the exception) took the object and then ended the pipeline.
+                Stop(ExceptionDispatchInfo.Capture(ex));
                 if (ex.GetType() == typeof(PipelineStoppedException))
                 {
                     ReportAfterStop(work);
@@ -236,57 +183,17 @@ namespace CalendarWatch
             }
             catch (Exception ex) when (!(ex is OutOfMemoryException))
             {
-                // -ErrorAction Stop, or a downstream command that threw: cancel what is in flight, report it, rethrow.
-                EnterStopped(ExceptionDispatchInfo.Capture(ex));
+                // -ErrorAction Stop turned this item's error into the command's end (it is reported once, by
+                // PowerShell), or a downstream command threw. Cancel what is in flight; it is reported as it comes.
+                Stop(ExceptionDispatchInfo.Capture(ex));
                 return;
             }
 
-            ReportProgress(final: false);
+            _progress.Report();
         }
 
-        private void WriteOutcome(CompletedWork<TRequest, object?> work)
-        {
-            if (work.IsSuccess)
-            {
-                var line = DescribeResult(work.State, work.Result);
-                if (line != null)
-                {
-                    WriteVerbose(line);
-                }
-
-                if (work.Result != null)
-                {
-                    WriteObject(work.Result);
-                }
-
-                return;
-            }
-
-            var exception = work.Exception;
-            if (exception is OperationCanceledException)
-            {
-                // Not our stop (that is handled before): a cancellation from inside the item.
-                exception = new CalendarWatchException("CalendarWatch.OperationCanceled", FailureKind.OperationStopped, "The operation was cancelled before it finished.", exception);
-            }
-
-            var target = TargetOf(work.State);
-            switch (exception)
-            {
-                case CalendarWatchException calendarError:
-                    WriteError(ErrorRecords.From(calendarError, target));
-                    break;
-                case ArgumentException argumentError:
-                    WriteError(ErrorRecords.InvalidArgument("CalendarWatch.InvalidArgument", argumentError, target));
-                    break;
-                default:
-                    // A bug or an environment failure in one item: report it against the item and go on with the rest.
-                    WriteError(new ErrorRecord(exception ?? new InvalidOperationException("The operation failed without an exception."), "CalendarWatch.UnexpectedError", ErrorCategory.NotSpecified, target));
-                    break;
-            }
-        }
-
-        /// <summary>After a stop nothing can go to the pipeline: one host line per item that needs the admin's attention.</summary>
-        private void ReportAfterStop(CompletedWork<TRequest, object?> work)
+        /// <summary>After a stop nothing more goes to the output: one warning per item that needs the admin's attention.</summary>
+        private void ReportAfterStop(CompletedWork<TRequest, TResult> work)
         {
             if (!work.WasStarted)
             {
@@ -294,134 +201,48 @@ namespace CalendarWatch
                 return;
             }
 
-            string line;
             if (work.IsSuccess)
             {
-                if (work.Result is null)
-                {
-                    return;
-                }
-
-                line = DescribeUnwritten(work.State, work.Result);
+                WarnEvenIfStopped(DescribeUnwritten(work.State, work.Result));
             }
             else if (work.IsCancelled || work.Exception is OperationCanceledException)
             {
-                line = DescribeCancelledInFlight(work.State);
+                WarnEvenIfStopped(DescribeCancelledInFlight(work.State));
             }
             else
             {
-                line = DescribeFailedAfterStop(work.State, work.Exception!);
-            }
-
-            StopWarning(line);
-        }
-
-        /// <summary>
-        /// A warning that must reach the user during a stop. After StopProcessing WriteWarning throws, so it goes
-        /// straight to the host (which PowerShell allows while stopping); otherwise through WriteWarning, so it can
-        /// be redirected. Failures are ignored: the command is ending anyway.
-        /// </summary>
-        private void StopWarning(string line)
-        {
-            if (!_pipelineStopped && !(_stopReason?.SourceException is PipelineStoppedException))
-            {
-                try
-                {
-                    WriteWarning(line);
-                    return;
-                }
-                catch (Exception ex) when (!(ex is OutOfMemoryException))
-                {
-                    // Fall back to the host below.
-                }
-            }
-
-            try
-            {
-                Host?.UI?.WriteWarningLine(line);
-            }
-            catch (Exception ex) when (!(ex is OutOfMemoryException))
-            {
-                // No host to tell (a runspace without UI): nothing more can be done.
+                WarnEvenIfStopped(DescribeFailedAfterStop(work.State, work.Exception!));
             }
         }
 
-        private void EnterStopped(ExceptionDispatchInfo reason)
+        private void Stop(ExceptionDispatchInfo reason)
         {
-            _stopping = true;
             _stopReason ??= reason;
-            try
-            {
-                _stop.Cancel(); // the queue then hands out the rest as cancelled, each reported by ReportAfterStop
-            }
-            catch (ObjectDisposedException)
-            {
-            }
+            CancelWork(); // the queue then hands out the rest: finished ones, and in-flight ones as cancelled
         }
 
-        /// <summary>Once stopped: say what was not started, then end the command with the reason.</summary>
+        /// <summary>Once stopped: hand out what is left, say what was not started, then end the command with the reason.</summary>
         private void ThrowIfStopped()
         {
-            if (!_stopping && !_stop.IsCancellationRequested)
+            if (!IsStopping)
             {
                 return;
             }
 
-            _stopping = true;
+            if (_queue != null && !PipelineStopped)
+            {
+                // The command stopped itself: hand out (and so report) everything still in flight before ending.
+                _queue.Complete(_onReady);
+            }
+
             if (_notStarted > 0)
             {
-                StopWarning(StopReport.NotStarted(_notStarted));
+                WarnEvenIfStopped(StopReport.NotStarted(_notStarted));
                 _notStarted = 0;
             }
 
             _stopReason?.Throw();
             throw new PipelineStoppedException();
-        }
-
-        private void ReportProgress(bool final)
-        {
-            if (!_showProgress || _stopping || _progress is null)
-            {
-                return;
-            }
-
-            if (final ? !_progressShown : !_progress.TryReport())
-            {
-                return;
-            }
-
-            var record = new ProgressRecord(ProgressActivityIdBase + Math.Max(0, MyInvocation.PipelinePosition), ProgressActivity, _progress.StatusText)
-            {
-                PercentComplete = _progress.PercentComplete,
-                RecordType = final ? ProgressRecordType.Completed : ProgressRecordType.Processing,
-            };
-            try
-            {
-                WriteProgress(record);
-                _progressShown = true;
-            }
-            catch (PipelineStoppedException ex)
-            {
-                EnterStopped(ExceptionDispatchInfo.Capture(ex));
-            }
-        }
-
-        /// <summary>False when $ProgressPreference is SilentlyContinue or Ignore: then no record is even built.</summary>
-        private bool ProgressWanted()
-        {
-            var value = GetVariableValue("ProgressPreference");
-            if (value is ActionPreference preference)
-            {
-                return preference != ActionPreference.SilentlyContinue && preference != ActionPreference.Ignore;
-            }
-
-            var text = value?.ToString();
-            if (!string.IsNullOrEmpty(text) && Enum.TryParse<ActionPreference>(text, ignoreCase: true, out var parsed))
-            {
-                return parsed != ActionPreference.SilentlyContinue && parsed != ActionPreference.Ignore;
-            }
-
-            return true;
         }
 
         private CalendarApiClient GetClient()
@@ -452,33 +273,6 @@ namespace CalendarWatch
             }
 
             return _client;
-        }
-
-        /// <summary>Runs <paramref name="write"/> on the pipeline thread (via the queue); dropped once the command stops.</summary>
-        private void Post(Action write)
-        {
-            var queue = _queue;
-            if (queue is null || _disposed)
-            {
-                return;
-            }
-
-            queue.Post(() =>
-            {
-                if (_stopping || _stop.IsCancellationRequested)
-                {
-                    return;
-                }
-
-                try
-                {
-                    write();
-                }
-                catch (Exception ex) when (!(ex is OutOfMemoryException))
-                {
-                    EnterStopped(ExceptionDispatchInfo.Capture(ex));
-                }
-            });
         }
     }
 }

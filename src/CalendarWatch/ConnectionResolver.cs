@@ -1,11 +1,13 @@
 using System;
+using System.Management.Automation.Runspaces;
+using System.Runtime.CompilerServices;
 using CalendarWatch.Engine;
 using CalendarWatch.Engine.Auth;
 
 namespace CalendarWatch
 {
     /// <summary>Where a command's connection came from (shown in -Verbose).</summary>
-    public enum ConnectionSource
+    internal enum ConnectionSource
     {
         Explicit,
         Session,
@@ -14,43 +16,49 @@ namespace CalendarWatch
     }
 
     /// <summary>
-    /// The connection Connect-CalendarWatch stored for this PowerShell process. Whatever way a connection was made
-    /// (emulator, access token, key file with domain-wide delegation, ADC) it is one <see cref="CalendarConnection"/>
-    /// here, so the watch cmdlets never learn how it authenticates.
+    /// The connection Connect-CalendarWatch stored, one per runspace (each PowerShell session, each
+    /// ForEach-Object -Parallel runspace, each job): Disconnect-CalendarWatch in one runspace never disposes a
+    /// connection another runspace is using. Whatever way a connection was made (emulator, access token, key file
+    /// with domain-wide delegation, ADC) it is one <see cref="CalendarConnection"/> here, so the API cmdlets never
+    /// learn how it authenticates. Internal: no public API hands out the live connection (or its tokens).
+    /// Pipeline thread only (that is where <see cref="Runspace.DefaultRunspace"/> names the caller's runspace).
     /// </summary>
-    public static class CalendarWatchSession
+    internal static class CalendarWatchSession
     {
-        private static readonly object Gate = new object();
-        private static CalendarConnection? _current;
-        private static bool _currentHandedOut;
+        private static readonly ConditionalWeakTable<Runspace, Slot> Slots = new ConditionalWeakTable<Runspace, Slot>();
 
-        /// <summary>The stored connection, or null before Connect-CalendarWatch (and after Disconnect-CalendarWatch).</summary>
+        // Hosts that run commands without a default runspace (rare) share this one slot.
+        private static readonly Slot NoRunspace = new Slot();
+
+        /// <summary>The calling runspace's connection, or null before Connect-CalendarWatch (and after Disconnect-CalendarWatch).</summary>
         public static CalendarConnection? Current
         {
             get
             {
-                lock (Gate)
+                var slot = SlotOfCaller();
+                lock (slot)
                 {
-                    return _current;
+                    return slot.Connection;
                 }
             }
         }
 
         /// <summary>
-        /// Stores a connection (null forgets it). The one it replaces is disposed unless it was handed out
-        /// (Connect-CalendarWatch -PassThru): a script may still use that object as -Connection.
+        /// Stores a connection for the calling runspace (null forgets it). The one it replaces is disposed unless it
+        /// was handed out (Connect-CalendarWatch -PassThru): a script may still use that object as -Connection.
         /// </summary>
         /// <returns>The connection that was stored before, or null.</returns>
         public static CalendarConnection? Set(CalendarConnection? connection, bool handedOut)
         {
+            var slot = SlotOfCaller();
             CalendarConnection? previous;
             bool previousHandedOut;
-            lock (Gate)
+            lock (slot)
             {
-                previous = _current;
-                previousHandedOut = _currentHandedOut;
-                _current = connection;
-                _currentHandedOut = connection != null && handedOut;
+                previous = slot.Connection;
+                previousHandedOut = slot.HandedOut;
+                slot.Connection = connection;
+                slot.HandedOut = connection != null && handedOut;
             }
 
             if (previous != null && !previousHandedOut && !ReferenceEquals(previous, connection))
@@ -60,10 +68,23 @@ namespace CalendarWatch
 
             return previous;
         }
+
+        private static Slot SlotOfCaller()
+        {
+            var runspace = Runspace.DefaultRunspace;
+            return runspace is null ? NoRunspace : Slots.GetValue(runspace, static _ => new Slot());
+        }
+
+        private sealed class Slot
+        {
+            public CalendarConnection? Connection { get; set; }
+
+            public bool HandedOut { get; set; }
+        }
     }
 
     /// <summary>A connection a command uses, and whether the command must dispose it when it ends.</summary>
-    public sealed class ResolvedConnection : IDisposable
+    internal sealed class ResolvedConnection : IDisposable
     {
         internal ResolvedConnection(CalendarConnection connection, ConnectionSource source, bool owned)
         {
@@ -96,7 +117,7 @@ namespace CalendarWatch
     /// Connect-CalendarWatch stored, else the emulator named by CALENDARWATCH_EMULATOR_HOST, else Application Default
     /// Credentials against Google (<see cref="ConnectionFactory.ConnectDefault"/>), else an error.
     /// </summary>
-    public static class ConnectionResolver
+    internal static class ConnectionResolver
     {
         public const string NotConnectedErrorId = "CalendarWatch.NotConnected";
 

@@ -35,6 +35,26 @@ namespace CalendarWatch
         public static ErrorRecord From(CalendarWatchException exception, object? target)
             => new ErrorRecord(exception, exception.ErrorId, CategoryFor(exception.Kind), (object?)exception.CalendarId ?? target);
 
+        /// <summary>
+        /// The record for one failed item, whatever failed: the engine's failures keep their ErrorId and kind; bad
+        /// input caught by .NET is InvalidArgument; a cancellation from inside the item is OperationStopped; anything
+        /// else (a bug, an environment failure) is reported against the item so the others go on.
+        /// </summary>
+        public static ErrorRecord ForFailure(System.Exception? exception, object? target)
+        {
+            switch (exception)
+            {
+                case CalendarWatchException calendarError:
+                    return From(calendarError, target);
+                case System.ArgumentException argumentError:
+                    return InvalidArgument("CalendarWatch.InvalidArgument", argumentError, target);
+                case System.OperationCanceledException cancelled:
+                    return From(new CalendarWatchException("CalendarWatch.OperationCanceled", FailureKind.OperationStopped, "The operation was cancelled before it finished.", cancelled), target);
+                default:
+                    return new ErrorRecord(exception ?? new System.InvalidOperationException("The operation failed without an exception."), "CalendarWatch.UnexpectedError", ErrorCategory.NotSpecified, target);
+            }
+        }
+
         /// <summary>A record for bad input caught in the module itself (the engine's own checks come as <see cref="From"/>).</summary>
         public static ErrorRecord InvalidArgument(string errorId, System.Exception exception, object? target)
             => new ErrorRecord(exception, errorId, ErrorCategory.InvalidArgument, target);

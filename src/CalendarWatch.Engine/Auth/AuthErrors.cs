@@ -57,9 +57,13 @@ namespace CalendarWatch.Engine.Auth
                                 $"Google denied a token for {acting} with scope(s) {scopeText} (access_denied).{google}", tokenError);
                             break;
                         default:
-                            var status = tokenError.StatusCode is System.Net.HttpStatusCode s ? "HTTP " + (int)s + " " : string.Empty;
-                            result = new CalendarWatchException("CalendarWatch.TokenRequestFailed", FailureKind.AuthenticationError,
-                                $"The token request for {acting} with scope(s) {scopeText} failed ({status}{(code.Length > 0 ? code : "no error code")}).{google}", tokenError);
+                            var statusCode = tokenError.StatusCode is System.Net.HttpStatusCode s ? (int)s : 0;
+                            var status = statusCode != 0 ? "HTTP " + statusCode + " " : string.Empty;
+                            // 5xx and 429 from the token endpoint are as passing as the API's: retried like them.
+                            var passing = statusCode >= 500 || statusCode == 429;
+                            result = new CalendarWatchException("CalendarWatch.TokenRequestFailed", passing ? FailureKind.ResourceUnavailable : FailureKind.AuthenticationError,
+                                $"The token request for {acting} with scope(s) {scopeText} failed ({status}{(code.Length > 0 ? code : "no error code")}).{(passing ? " The token endpoint is failing; trying again later usually works." : string.Empty)}{google}", tokenError)
+                            { IsTransient = passing };
                             break;
                     }
 
@@ -67,11 +71,13 @@ namespace CalendarWatch.Engine.Auth
                 case HttpRequestException _:
                 case IOException _:
                     result = new CalendarWatchException("CalendarWatch.ConnectionFailed", FailureKind.ConnectionError,
-                        $"The token endpoint of {identity} could not be reached: {ExceptionText.InnermostMessage(failure)}", failure);
+                        $"The token endpoint of {identity} could not be reached: {ExceptionText.InnermostMessage(failure)}. Nothing was sent to the Calendar API. Check the key's token_uri, that the host is reachable, and any proxy or firewall.", failure)
+                    { IsTransient = true };
                     break;
                 case OperationCanceledException _:
                     result = new CalendarWatchException("CalendarWatch.Timeout", FailureKind.OperationTimeout,
-                        $"The token endpoint of {identity} did not answer in time.", failure);
+                        $"The token endpoint of {identity} did not answer in time. Nothing was sent to the Calendar API.", failure)
+                    { IsTransient = true };
                     break;
                 default:
                     // Google.Apis.Auth's own messages (InvalidOperationException...) name no secret.
@@ -81,6 +87,7 @@ namespace CalendarWatch.Engine.Auth
             }
 
             result.Subject = subject;
+            result.Phase = FailurePhase.TokenEndpoint;
             return result;
         }
 

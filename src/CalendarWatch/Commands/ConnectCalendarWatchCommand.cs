@@ -135,9 +135,8 @@ namespace CalendarWatch.Commands
                     new ArgumentOutOfRangeException(nameof(RetryTimeLimit), RetryTimeLimit, $"-RetryTimeLimit {RetryTimeLimit} is negative. Give a duration such as (New-TimeSpan -Minutes 2), or 0 to never wait for a retry."), RetryTimeLimit));
             }
 
-            var settings = connection.Retry.Clone();
-            settings.MaxRetry = MaxRetry;
-            settings.RetryTimeLimit = RetryTimeLimit;
+            var current = connection.Retry;
+            var settings = new RetrySettings { MaxRetry = MaxRetry, RetryTimeLimit = RetryTimeLimit, BaseDelay = current.BaseDelay, MaxDelay = current.MaxDelay };
             connection.Retry = settings;
             WriteVerbose($"Retries: {settings}.");
         }

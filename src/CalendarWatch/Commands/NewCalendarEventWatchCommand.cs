@@ -11,9 +11,16 @@ namespace CalendarWatch.Commands
     [OutputType(typeof(Channel))]
     public sealed class NewCalendarEventWatchCommand : NewCalendarWatchCommandBase
     {
-        [Parameter(HelpMessage = "Only notify for these event types (default, focusTime, outOfOffice, workingLocation, fromGmail, birthday; later values pass through). Default: every type.")]
+        /// <summary>
+        /// Binds from an EventTypes property too (the watch cmdlets' own output, and its CSV), where the list is one
+        /// comma-separated text; empty there means every type.
+        /// </summary>
+        [Parameter(ValueFromPipelineByPropertyName = true, HelpMessage = "Only notify for these event types (default, focusTime, outOfOffice, workingLocation, fromGmail, birthday; later values pass through). Default: every type. Binds from an EventTypes column (comma-separated).")]
+        [Alias("EventTypes")]
         [ArgumentCompleter(typeof(EventTypeCompleter))]
-        [ValidateNotNullOrEmpty]
+        [EventTypeListTransformation]
+        [AllowNull]
+        [AllowEmptyCollection]
         public string[]? EventType { get; set; }
 
         protected override WatchResource Resource => WatchResource.Events;

@@ -12,7 +12,7 @@ namespace CalendarWatch.Commands
     /// The parameters and steps New-CalendarEventWatch and New-CalendarAclWatch share. Holds no Google knowledge:
     /// it builds a <see cref="WatchRequest"/>, asks ShouldProcess and hands the request to the engine.
     /// </summary>
-    public abstract class NewCalendarWatchCommandBase : CalendarApiCmdlet<WatchRequest>
+    public abstract class NewCalendarWatchCommandBase : CalendarApiCmdlet<WatchRequest, Channel>
     {
         protected const string TimeToLiveSet = "TimeToLive";
         protected const string ExpiresAtSet = "ExpiresAt";
@@ -31,6 +31,7 @@ namespace CalendarWatch.Commands
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true,
             HelpMessage = "The calendar id to watch, such as primary, user@example.com or room-1@resource.calendar.google.com. Binds from strings, and from objects with CalendarId (GAM calendar lists), ResourceEmail or PrimaryEmail.")]
         [Alias("ResourceEmail", "PrimaryEmail")]
+        [CalendarIdTransformation]
         [ValidateNotNullOrEmpty]
         public string[] CalendarId { get; set; } = Array.Empty<string>();
 
@@ -40,11 +41,11 @@ namespace CalendarWatch.Commands
         public Uri? Address { get; set; }
 
         [Parameter(HelpMessage = "The new channel's id (at most 64 characters, never used before in the project). Default: a new GUID for every item.")]
-        [ValidateLength(1, CalendarApiClient.MaxChannelIdLength)]
+        [ValidateLength(1, RequestValidation.MaxChannelIdLength)]
         public string? ChannelId { get; set; }
 
         [Parameter(HelpMessage = "A value Google echoes on every notification (X-Goog-Channel-Token), at most 256 characters. Not for secrets.")]
-        [ValidateLength(0, CalendarApiClient.MaxTokenLength)]
+        [ValidateLength(0, RequestValidation.MaxTokenLength)]
         public string? Token { get; set; }
 
         [Parameter(ParameterSetName = TimeToLiveSet, HelpMessage = "How long the channel should live (default 7 days). Google may shorten it; the output's Expiration is the truth.")]
@@ -83,8 +84,6 @@ namespace CalendarWatch.Commands
         /// <summary>The event types to send (events.watch only).</summary>
         protected virtual IReadOnlyList<string> SelectedEventTypes => Array.Empty<string>();
 
-        private string _currentCalendarId = string.Empty;
-
         protected override string ProgressActivity => Resource == WatchResource.Acl ? "Creating ACL watches" : "Creating event watches";
 
         /// <summary>The number of ids when they were given as an array on the command line (not piped).</summary>
@@ -94,14 +93,12 @@ namespace CalendarWatch.Commands
         {
             foreach (var calendarId in CalendarId)
             {
-                _currentCalendarId = calendarId;
-                yield return BuildRequest();
+                yield return BuildRequest(calendarId);
             }
         }
 
-        protected override WatchRequest? BuildRequest()
+        private WatchRequest? BuildRequest(string calendarId)
         {
-            var calendarId = _currentCalendarId;
             if (calendarId.StartsWith("@{", StringComparison.Ordinal))
             {
                 // PowerShell turned an object without a CalendarId property into text.
@@ -130,17 +127,39 @@ namespace CalendarWatch.Commands
                 request.TimeToLive = TimeToLive;
             }
 
-            var address = Address?.OriginalString;
+            try
+            {
+                // Before anything echoes the request (-Verbose, ShouldProcess): a bad address may carry a password.
+                RequestValidation.ValidateInput(request, DateTimeOffset.UtcNow);
+            }
+            catch (CalendarWatchException ex)
+            {
+                WriteError(ErrorRecords.From(ex, calendarId));
+                return null;
+            }
+
+            var address = RequestValidation.Redact(Address);
             var actingAs = request.Subject is null ? string.Empty : $" as {request.Subject}";
             var description = $"Watch the {ResourceDescription} of calendar '{calendarId}'{actingAs} and send notifications to '{address}'.";
             var warning = $"Watch the {ResourceDescription} of calendar '{calendarId}'{actingAs} and send notifications to '{address}'?";
             return ShouldProcess(description, warning, "Create a push-notification channel") ? request : null;
         }
 
-        protected override async Task<object?> ExecuteAsync(CalendarApiClient client, WatchRequest request, CancellationToken cancellationToken)
+        protected override Task<Channel> ExecuteAsync(CalendarApiClient client, WatchRequest request, CancellationToken cancellationToken)
         {
-            var channel = await client.WatchAsync(request, RetryReporter, cancellationToken).ConfigureAwait(false);
-            return ChannelOutput.ToPSObject(channel);
+            request.SentAt = DateTimeOffset.UtcNow;
+            return client.WatchAsync(request, RetryReporter, cancellationToken);
+        }
+
+        protected override void WriteResult(WatchRequest request, Channel channel)
+        {
+            WriteVerbose($"Created channel '{channel.Id}' (resource id '{channel.ResourceId}') on calendar '{channel.CalendarId}', expiring {(channel.Expiration is DateTimeOffset e ? ChannelOutput.FormatInstant(e) : "(not given)")}.");
+            if (Lifetime.Shortened(request, channel) is string shortened)
+            {
+                WriteWarning(shortened);
+            }
+
+            WriteObject(ChannelOutput.ToPSObject(channel));
         }
 
         protected override object? TargetOf(WatchRequest request) => request.CalendarId;
@@ -148,26 +167,15 @@ namespace CalendarWatch.Commands
         protected override string DescribeRequest(WatchRequest request)
         {
             var lifetime = request.ExpiresAt is DateTimeOffset expiresAt
-                ? "expiration " + expiresAt.ToUniversalTime().ToString("u", CultureInfo.InvariantCulture)
+                ? "expiration " + ChannelOutput.FormatInstant(expiresAt)
                 : "ttl " + ((long)Math.Ceiling((request.TimeToLive ?? DefaultTimeToLive).TotalSeconds)).ToString(CultureInfo.InvariantCulture) + " s";
             var types = request.EventTypes.Count > 0 ? ", eventTypes " + string.Join(",", request.EventTypes) : string.Empty;
             var token = string.IsNullOrEmpty(request.Token) ? string.Empty : ", channel token set";
             var subject = request.Subject is null ? string.Empty : $" as '{request.Subject}'";
-            return $"POST {CalendarApiClient.WatchPath(request)}{subject}: calendar '{request.CalendarId}', channel id '{request.ChannelId}', address '{request.Address?.OriginalString}', {lifetime}{types}{token}.";
+            return $"POST {ApiMethod.Watch(request.Resource).PathTemplate}{subject}: calendar '{request.CalendarId}', channel id '{request.ChannelId}', address '{RequestValidation.Redact(request.Address)}', {lifetime}{types}{token}.";
         }
 
-        protected override string? DescribeResult(WatchRequest request, object? result)
-        {
-            var channel = (result as PSObject)?.BaseObject as Channel;
-            return channel is null
-                ? null
-                : $"Created channel '{channel.Id}' (resource id '{channel.ResourceId}') on calendar '{channel.CalendarId}', expiring {channel.Expiration?.ToString("u", CultureInfo.InvariantCulture) ?? "(not given)"}.";
-        }
-    
-        protected override string DescribeUnwritten(WatchRequest request, object? result) =>
-            (result as PSObject)?.BaseObject is Channel channel
-                ? StopReport.CreatedNotWritten(channel)
-                : base.DescribeUnwritten(request, result);
+        protected override string DescribeUnwritten(WatchRequest request, Channel channel) => StopReport.CreatedNotWritten(channel);
 
         protected override string DescribeCancelledInFlight(WatchRequest request) =>
             StopReport.CancelledInFlight(request.ChannelId, request.CalendarId);

@@ -57,7 +57,7 @@ namespace CalendarWatch.Tests.Auth
             Assert.Equal(Alice, channel.Subject);
             // scope: only calendar.events.readonly was granted (any other scope in the JWT is unauthorized_client), and
             // the API accepted the token for events.watch: the JWT asked for exactly calendar.events.readonly.
-            Assert.Equal(new[] { Scopes.EventsReadonly }, Scopes.ForWatch(WatchResource.Events));
+            Assert.Equal(new[] { Scopes.EventsReadonly }, ApiMethod.EventsWatch.Narrowest);
             Assert.Equal(1, _emulator.Stats.RequestsByMethod["calendar.events.watch"]);
         }
 

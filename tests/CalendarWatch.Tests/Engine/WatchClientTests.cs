@@ -129,15 +129,15 @@ namespace CalendarWatch.Tests.Engine
             Assert.All(_emulator.Channels, c => Assert.Equal(calendarId, c.CalendarId));
             Assert.Equal(calendarId, events.CalendarId);
             Assert.Equal(calendarId, acl.CalendarId);
-            Assert.Contains(CalendarApiClient.EncodeSegment(calendarId), events.ResourceUri, StringComparison.Ordinal);
+            Assert.Contains(ApiMethod.EncodeSegment(calendarId), events.ResourceUri, StringComparison.Ordinal);
         }
 
         [Fact]
         public void EncodeSegmentEscapesEveryReservedCharacter()
         {
-            Assert.Equal("en.usa%23holiday%40group.v.calendar.google.com", CalendarApiClient.EncodeSegment("en.usa#holiday@group.v.calendar.google.com"));
-            Assert.Equal("a%2Bb%2Fc%20d%3F%25", CalendarApiClient.EncodeSegment("a+b/c d?%"));
-            Assert.Equal("caf%C3%A9", CalendarApiClient.EncodeSegment("café"));
+            Assert.Equal("en.usa%23holiday%40group.v.calendar.google.com", ApiMethod.EncodeSegment("en.usa#holiday@group.v.calendar.google.com"));
+            Assert.Equal("a%2Bb%2Fc%20d%3F%25", ApiMethod.EncodeSegment("a+b/c d?%"));
+            Assert.Equal("caf%C3%A9", ApiMethod.EncodeSegment("café"));
         }
 
         [Fact]

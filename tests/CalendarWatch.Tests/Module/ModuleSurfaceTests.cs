@@ -152,7 +152,7 @@ namespace CalendarWatch.Tests.Module
             Assert.Empty(connection.Sets);
             Assert.Contains(connection.Property.GetCustomAttributesData(), a => a.AttributeType.FullName == "CalendarWatch.ConnectionTransformationAttribute");
 
-            foreach (var name in new[] { "ChannelId", "Token", "TimeToLive", "ExpiresAt", "EventType", "Connection", "ThrottleLimit", "Unordered" }.Where(parameters.ContainsKey))
+            foreach (var name in new[] { "ChannelId", "Token", "TimeToLive", "ExpiresAt", "Connection", "ThrottleLimit", "Unordered" }.Where(parameters.ContainsKey))
             {
                 Assert.False(parameters[name].Any("ValueFromPipeline") || parameters[name].Any("ValueFromPipelineByPropertyName"), $"{cmdlet} -{name} should not take pipeline input.");
                 Assert.False(parameters[name].IsMandatory(null) && name != "ExpiresAt", $"{cmdlet} -{name} should be optional.");
@@ -166,6 +166,11 @@ namespace CalendarWatch.Tests.Module
                 Assert.Equal("CalendarWatch.EventTypeCompleter", ((Type)completer.ConstructorArguments[0].Value!).FullName);
                 // A completer, not a ValidateSet: event types Google adds later must pass through.
                 Assert.DoesNotContain(eventType.Property.GetCustomAttributesData(), a => a.AttributeType.FullName == Sma + "ValidateSetAttribute");
+                // A channels.csv piped back in keeps each channel's event types (the EventTypes column, comma-separated).
+                Assert.False(eventType.Any("ValueFromPipeline"));
+                Assert.True(eventType.Any("ValueFromPipelineByPropertyName"));
+                Assert.Equal(new[] { "EventTypes" }, eventType.Aliases);
+                Assert.Contains(eventType.Property.GetCustomAttributesData(), a => a.AttributeType.FullName == "CalendarWatch.EventTypeListTransformationAttribute");
             }
         }
 
@@ -392,7 +397,7 @@ namespace CalendarWatch.Tests.Module
         {
             for (var current = type.BaseType; current != null; current = current.BaseType)
             {
-                if (current.IsGenericType && current.GetGenericTypeDefinition().FullName == "CalendarWatch.CalendarApiCmdlet`1")
+                if (current.IsGenericType && current.GetGenericTypeDefinition().FullName == "CalendarWatch.CalendarApiCmdlet`2")
                 {
                     return true;
                 }
