@@ -161,9 +161,9 @@ Describe 'Stopping a command (StopProcessing, as Ctrl+C does)' {
         Set-EmulatorFault -Fault @{ latencyMs = 300 }
         $powershell = [PowerShell]::Create([System.Management.Automation.RunspaceMode]::NewRunspace)
         try {
-            # The connection is stored for the process, so the new runspace sees it after importing the module.
+            # The session's connection belongs to this runspace; the new runspace is handed it as -Connection.
             $null = $powershell.AddCommand('Import-Module').AddParameter('Name', $script:builtManifest).AddStatement()
-            $null = $powershell.AddCommand('New-CalendarEventWatch').AddParameter('CalendarId', [string[]]$script:calendars).AddParameter('Address', $script:address).AddParameter('ThrottleLimit', 8)
+            $null = $powershell.AddCommand('New-CalendarEventWatch').AddParameter('CalendarId', [string[]]$script:calendars).AddParameter('Address', $script:address).AddParameter('ThrottleLimit', 8).AddParameter('Connection', (Get-CalendarWatchConnection))
             $output = [System.Management.Automation.PSDataCollection[psobject]]::new()
             $inputData = [System.Management.Automation.PSDataCollection[psobject]]::new()
             $inputData.Complete()

@@ -171,10 +171,12 @@ namespace CalendarWatch
             }
             catch (PipelineStoppedException ex)
             {
-                // A plain stop (Ctrl+C) refuses the write before it happens: report the item. A downstream
-                // Select-Object -First (a subclass of the exception) took the object and then ended the pipeline.
                 Stop(ExceptionDispatchInfo.Capture(ex));
-                if (ex.GetType() == typeof(PipelineStoppedException))
+                // Three cases throw this. A downstream Select-Object -First (a subclass) took the object, then ended the
+                // pipeline. WriteError under -ErrorAction Stop recorded the error as the command's terminating error
+                // and throws a plain one while PowerShell is not stopping: the item is reported, once. A stop (Ctrl+C)
+                // refuses the write before it happens, with PowerShell stopping: the item still needs reporting.
+                if (ex.GetType() == typeof(PipelineStoppedException) && (work.IsSuccess || Stopping))
                 {
                     ReportAfterStop(work);
                 }
