@@ -17,6 +17,8 @@
         'Get-CalendarWatchConnection'
         'New-CalendarAclWatch'
         'New-CalendarEventWatch'
+        'New-CalendarListWatch'
+        'New-CalendarSettingsWatch'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()

@@ -40,7 +40,7 @@ AfterAll {
 Describe 'Module surface' {
     It 'exports exactly the cmdlets the manifest lists' {
         $names = @((Get-Module -Name CalendarWatch).ExportedCmdlets.Keys | Sort-Object)
-        $names | Should -Be @('Connect-CalendarWatch', 'Disconnect-CalendarWatch', 'Get-CalendarWatchConnection', 'New-CalendarAclWatch', 'New-CalendarEventWatch')
+        $names | Should -Be @('Connect-CalendarWatch', 'Disconnect-CalendarWatch', 'Get-CalendarWatchConnection', 'New-CalendarAclWatch', 'New-CalendarEventWatch', 'New-CalendarListWatch', 'New-CalendarSettingsWatch')
     }
 
     It 'completes -EventType with the known event types' {
@@ -49,7 +49,7 @@ Describe 'Module surface' {
         @($completion.CompletionMatches | ForEach-Object { $_.CompletionText }) | Should -Contain 'focusTime'
     }
 
-    It 'has help for <_>' -ForEach @('Connect-CalendarWatch', 'Get-CalendarWatchConnection', 'Disconnect-CalendarWatch', 'New-CalendarEventWatch', 'New-CalendarAclWatch') {
+    It 'has help for <_>' -ForEach @('Connect-CalendarWatch', 'Get-CalendarWatchConnection', 'Disconnect-CalendarWatch', 'New-CalendarEventWatch', 'New-CalendarAclWatch', 'New-CalendarListWatch', 'New-CalendarSettingsWatch') {
         $help = Get-Help -Name $_ -Full
         $help.Synopsis | Should -Not -BeNullOrEmpty
         $help.Synopsis | Should -Not -Match '^\s*(New|Connect|Get|Disconnect)-'
@@ -387,5 +387,37 @@ Describe 'Connect-CalendarWatch' {
         $text = ($info | Format-List * | Out-String) + ($info | ConvertTo-Json -Depth 3)
         $text | Should -Not -Match 'secret-token-value'
         @($info | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] })[0].Kind | Should -Be 'AccessToken'
+    }
+}
+
+Describe 'New-CalendarListWatch and New-CalendarSettingsWatch' {
+    It '<Command> watches the caller''s own <Resource>' -ForEach @(
+        @{ Command = 'New-CalendarListWatch'; Resource = 'CalendarList'; ServerResource = 'calendarList' }
+        @{ Command = 'New-CalendarSettingsWatch'; Resource = 'Settings'; ServerResource = 'settings' }
+    ) {
+        $channel = & $Command -Address $script:address -TimeToLive (New-TimeSpan -Hours 1) -Token 'list-or-settings'
+
+        $channel.PSObject.TypeNames[0] | Should -Be 'CalendarWatch.Channel'
+        $channel.Resource | Should -Be $Resource
+        $channel.ResourceId | Should -Not -BeNullOrEmpty
+        $channel.Token | Should -Be 'list-or-settings'
+        $server = @(Get-EmulatorChannel -Emulator $script:emulator | Where-Object id -EQ $channel.Id)
+        $server.Count | Should -Be 1
+        $server[0].resource | Should -Be $ServerResource
+        $server[0].address | Should -Be $script:address.AbsoluteUri
+    }
+
+    It '<_> -WhatIf sends nothing' -ForEach @('New-CalendarListWatch', 'New-CalendarSettingsWatch') {
+        $before = Get-ChannelCount
+        $result = & $_ -Address $script:address -WhatIf
+        $result | Should -BeNullOrEmpty
+        Get-ChannelCount | Should -Be $before
+    }
+
+    It '<_> refuses a bad address before sending' -ForEach @('New-CalendarListWatch', 'New-CalendarSettingsWatch') {
+        $before = Get-ChannelCount
+        $null = & $_ -Address 'https://user:pw@hooks.example.com/x' -ErrorVariable failures -ErrorAction SilentlyContinue
+        $failures[0].FullyQualifiedErrorId | Should -BeLike 'CalendarWatch.InvalidAddress,*'
+        Get-ChannelCount | Should -Be $before
     }
 }

@@ -48,7 +48,8 @@ namespace CalendarWatch.Engine
             Validate(request, _connection.AllowsHttpAddresses);
             var method = ApiMethod.Watch(request.Resource);
             var subject = request.Subject ?? _connection.DefaultSubject;
-            var calendarId = method.TakesCalendarId ? request.CalendarId : "me";
+            // The calendar-list and settings watches watch the caller's own: name them by the user acting.
+            var calendarId = method.TakesCalendarId ? request.CalendarId : subject ?? _connection.Account ?? "me";
             var address = request.Address!.AbsoluteUri;
             var token = string.IsNullOrEmpty(request.Token) ? null : request.Token;
             var body = new ChannelWire

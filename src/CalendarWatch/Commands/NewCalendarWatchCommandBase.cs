@@ -9,31 +9,17 @@ using CalendarWatch.Engine;
 namespace CalendarWatch.Commands
 {
     /// <summary>
-    /// The parameters and steps New-CalendarEventWatch and New-CalendarAclWatch share. Holds no Google knowledge:
-    /// it builds a <see cref="WatchRequest"/>, asks ShouldProcess and hands the request to the engine.
+    /// The parameters and steps every New-Calendar*Watch cmdlet shares. Holds no Google knowledge: it builds a
+    /// <see cref="WatchRequest"/>, asks ShouldProcess and hands the request to the engine. Subclasses say what one
+    /// input item is (calendar ids, or the users whose own calendar list or settings are watched).
     /// </summary>
-    public abstract class NewCalendarWatchCommandBase : CalendarApiCmdlet<WatchRequest, Channel>
+    public abstract class WatchCommandBase : CalendarApiCmdlet<WatchRequest, Channel>
     {
         protected const string TimeToLiveSet = "TimeToLive";
         protected const string ExpiresAtSet = "ExpiresAt";
 
         /// <summary>The lifetime asked for when neither -TimeToLive nor -ExpiresAt is given (Google's default too).</summary>
         public static readonly TimeSpan DefaultTimeToLive = TimeSpan.FromDays(7);
-
-        /// <summary>
-        /// The calendar to watch. Aliases, chosen so that only values that are calendar ids bind: ResourceEmail (a
-        /// Workspace resource calendar's id is its resource email: GAM print resources, PSGSuite Get-GSResource) and
-        /// PrimaryEmail (a user's primary calendar id is their primary email: GAM print users, PSGSuite Get-GSUser).
-        /// Deliberately no Id alias: channels, events, ACL rules and processes carry an Id that is not a calendar id.
-        /// GAM's calendar-list CSV column calendarId binds by the parameter's own name. An array given directly
-        /// (-CalendarId a,b,c) is one request per id, and its length is the progress total.
-        /// </summary>
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true,
-            HelpMessage = "The calendar id to watch, such as primary, user@example.com or room-1@resource.calendar.google.com. Binds from strings, and from objects with CalendarId (GAM calendar lists), ResourceEmail or PrimaryEmail.")]
-        [Alias("ResourceEmail", "PrimaryEmail")]
-        [CalendarIdTransformation]
-        [ValidateNotNullOrEmpty]
-        public string[] CalendarId { get; set; } = Array.Empty<string>();
 
         [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true,
             HelpMessage = "The https URL of your webhook receiver (http only when connected to the emulator).")]
@@ -54,20 +40,6 @@ namespace CalendarWatch.Commands
         [Parameter(Mandatory = true, ParameterSetName = ExpiresAtSet, HelpMessage = "When the channel should expire. Google may shorten the lifetime; the output's Expiration is the truth.")]
         public DateTimeOffset ExpiresAt { get; set; }
 
-        /// <summary>
-        /// The Workspace user to act as for this item (domain-wide delegation), from a CSV's Subject column or the
-        /// parameter. Aliases: UserPrincipalName (Active Directory and Entra ID exports, where it is usually the
-        /// user's Google address too) and Email. Not PrimaryEmail, which -CalendarId already takes (GAM print users:
-        /// use -Subject { $_.primaryEmail }), and not User (often a login name, not an address). Empty = the
-        /// connection's default subject.
-        /// </summary>
-        [Parameter(ValueFromPipelineByPropertyName = true,
-            HelpMessage = "The Workspace user to act as for this item (domain-wide delegation), such as alice@example.com. Binds from a Subject, UserPrincipalName or Email property. Default: Connect-CalendarWatch -Subject, else the identity itself.")]
-        [Alias("UserPrincipalName", "Email")]
-        [AllowNull]
-        [AllowEmptyString]
-        public string? Subject { get; set; }
-
         [Parameter(HelpMessage = "The connection to use instead of the session's: what Connect-CalendarWatch -PassThru (or -NoStore) returns.")]
         [ValidateNotNull]
         [ConnectionTransformation]
@@ -84,29 +56,21 @@ namespace CalendarWatch.Commands
         /// <summary>The event types to send (events.watch only).</summary>
         protected virtual IReadOnlyList<string> SelectedEventTypes => Array.Empty<string>();
 
-        protected override string ProgressActivity => Resource == WatchResource.Acl ? "Creating ACL watches" : "Creating event watches";
-
-        /// <summary>The number of ids when they were given as an array on the command line (not piped).</summary>
-        protected override long? KnownItemCount => CalendarId.Length;
-
-        protected override IEnumerable<WatchRequest?> BuildRequests()
+        protected override string ProgressActivity => Resource switch
         {
-            foreach (var calendarId in CalendarId)
-            {
-                yield return BuildRequest(calendarId);
-            }
-        }
+            WatchResource.Acl => "Creating ACL watches",
+            WatchResource.CalendarList => "Creating calendar-list watches",
+            WatchResource.Settings => "Creating settings watches",
+            _ => "Creating event watches",
+        };
 
-        private WatchRequest? BuildRequest(string calendarId)
+        /// <summary>
+        /// One watch request for <paramref name="calendarId"/> (ignored by the calendar-list and settings watches) acting
+        /// as <paramref name="subject"/>, validated before anything echoes it, and confirmed by ShouldProcess; null when
+        /// refused (an error was written) or declined.
+        /// </summary>
+        protected WatchRequest? BuildWatch(string calendarId, string? subject)
         {
-            if (calendarId.StartsWith("@{", StringComparison.Ordinal))
-            {
-                // PowerShell turned an object without a CalendarId property into text.
-                WriteError(ErrorRecords.InvalidArgument("CalendarWatch.InvalidCalendarId",
-                    $"The calendar id '{calendarId}' is an object turned into text: the input has no CalendarId, ResourceEmail or PrimaryEmail property. Rename the column to CalendarId, or pipe the ids as strings (ForEach-Object Id).", calendarId));
-                return null;
-            }
-
             var request = new WatchRequest
             {
                 CalendarId = calendarId,
@@ -116,7 +80,7 @@ namespace CalendarWatch.Commands
                 Address = Address,
                 Token = string.IsNullOrEmpty(Token) ? null : Token,
                 EventTypes = SelectedEventTypes,
-                Subject = string.IsNullOrWhiteSpace(Subject) ? null : Subject!.Trim(),
+                Subject = string.IsNullOrWhiteSpace(subject) ? null : subject!.Trim(),
             };
             if (ParameterSetName == ExpiresAtSet)
             {
@@ -134,14 +98,15 @@ namespace CalendarWatch.Commands
             }
             catch (CalendarWatchException ex)
             {
-                WriteError(ErrorRecords.From(ex, calendarId));
+                WriteError(ErrorRecords.From(ex, TargetOf(request)));
                 return null;
             }
 
             var address = RequestValidation.Redact(Address);
             var actingAs = request.Subject is null ? string.Empty : $" as {request.Subject}";
-            var description = $"Watch the {ResourceDescription} of calendar '{calendarId}'{actingAs} and send notifications to '{address}'.";
-            var warning = $"Watch the {ResourceDescription} of calendar '{calendarId}'{actingAs} and send notifications to '{address}'?";
+            var what = ApiMethod.Watch(Resource).TakesCalendarId ? $"the {ResourceDescription} of calendar '{calendarId}'" : $"the {ResourceDescription}";
+            var description = $"Watch {what}{actingAs} and send notifications to '{address}'.";
+            var warning = $"Watch {what}{actingAs} and send notifications to '{address}'?";
             return ShouldProcess(description, warning, "Create a push-notification channel") ? request : null;
         }
 
@@ -162,7 +127,8 @@ namespace CalendarWatch.Commands
             WriteObject(ChannelOutput.ToPSObject(channel));
         }
 
-        protected override object? TargetOf(WatchRequest request) => request.CalendarId;
+        protected override object? TargetOf(WatchRequest request) =>
+            ApiMethod.Watch(request.Resource).TakesCalendarId ? request.CalendarId : (object?)request.Subject;
 
         protected override string DescribeRequest(WatchRequest request)
         {
@@ -182,5 +148,82 @@ namespace CalendarWatch.Commands
 
         protected override string DescribeFailedAfterStop(WatchRequest request, Exception exception) =>
             StopReport.FailedNotWritten(request.CalendarId, request.ChannelId, exception.Message);
+    }
+
+    /// <summary>
+    /// New-CalendarEventWatch and New-CalendarAclWatch: one channel per calendar id from the pipeline, each acting as
+    /// the item's -Subject (or the connection's default).
+    /// </summary>
+    public abstract class NewCalendarWatchCommandBase : WatchCommandBase
+    {
+        /// <summary>
+        /// The calendar to watch. Aliases, chosen so that only values that are calendar ids bind: ResourceEmail (a
+        /// Workspace resource calendar's id is its resource email: GAM print resources, PSGSuite Get-GSResource) and
+        /// PrimaryEmail (a user's primary calendar id is their primary email: GAM print users, PSGSuite Get-GSUser).
+        /// Deliberately no Id alias: channels, events, ACL rules and processes carry an Id that is not a calendar id.
+        /// GAM's calendar-list CSV column calendarId binds by the parameter's own name. An array given directly
+        /// (-CalendarId a,b,c) is one request per id, and its length is the progress total.
+        /// </summary>
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true,
+            HelpMessage = "The calendar id to watch, such as primary, user@example.com or room-1@resource.calendar.google.com. Binds from strings, and from objects with CalendarId (GAM calendar lists), ResourceEmail or PrimaryEmail.")]
+        [Alias("ResourceEmail", "PrimaryEmail")]
+        [CalendarIdTransformation]
+        [ValidateNotNullOrEmpty]
+        public string[] CalendarId { get; set; } = Array.Empty<string>();
+
+        /// <summary>
+        /// The Workspace user to act as for this item (domain-wide delegation), from a CSV's Subject column or the
+        /// parameter. Aliases: UserPrincipalName (Active Directory and Entra ID exports, where it is usually the
+        /// user's Google address too) and Email. Not PrimaryEmail, which -CalendarId already takes (GAM print users:
+        /// use -Subject { $_.primaryEmail }), and not User (often a login name, not an address). Empty = the
+        /// connection's default subject.
+        /// </summary>
+        [Parameter(ValueFromPipelineByPropertyName = true,
+            HelpMessage = "The Workspace user to act as for this item (domain-wide delegation), such as alice@example.com. Binds from a Subject, UserPrincipalName or Email property. Default: Connect-CalendarWatch -Subject, else the identity itself.")]
+        [Alias("UserPrincipalName", "Email")]
+        [AllowNull]
+        [AllowEmptyString]
+        public string? Subject { get; set; }
+
+        /// <summary>The number of ids when they were given as an array on the command line (not piped).</summary>
+        protected override long? KnownItemCount => CalendarId.Length;
+
+        protected override IEnumerable<WatchRequest?> BuildRequests()
+        {
+            foreach (var calendarId in CalendarId)
+            {
+                if (calendarId.StartsWith("@{", StringComparison.Ordinal))
+                {
+                    // PowerShell turned an object without a CalendarId property into text.
+                    WriteError(ErrorRecords.InvalidArgument("CalendarWatch.InvalidCalendarId",
+                        $"The calendar id '{calendarId}' is an object turned into text: the input has no CalendarId, ResourceEmail or PrimaryEmail property. Rename the column to CalendarId, or pipe the ids as strings (ForEach-Object Id).", calendarId));
+                    yield return null;
+                    continue;
+                }
+
+                yield return BuildWatch(calendarId, Subject);
+            }
+        }
+    }
+
+    /// <summary>
+    /// New-CalendarListWatch and New-CalendarSettingsWatch: Google watches the caller's own calendar list or settings,
+    /// so one input item is one user: -Subject from the pipeline (strings, or objects with Subject, UserPrincipalName or
+    /// Email), or none at all for the connection's own identity (or its default subject).
+    /// </summary>
+    public abstract class NewUserWatchCommandBase : WatchCommandBase
+    {
+        /// <summary>The user whose own calendar list or settings to watch (domain-wide delegation); empty = the connection's default.</summary>
+        [Parameter(ValueFromPipeline = true, ValueFromPipelineByPropertyName = true,
+            HelpMessage = "The Workspace user whose own calendar list or settings to watch (domain-wide delegation), such as alice@example.com. Binds from strings and from a Subject, UserPrincipalName or Email property. Default: Connect-CalendarWatch -Subject, else the identity itself.")]
+        [Alias("UserPrincipalName", "Email")]
+        [AllowNull]
+        [AllowEmptyString]
+        public string? Subject { get; set; }
+
+        protected override IEnumerable<WatchRequest?> BuildRequests()
+        {
+            yield return BuildWatch("me", Subject);
+        }
     }
 }
