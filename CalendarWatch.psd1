@@ -14,6 +14,8 @@
     CmdletsToExport      = @(
         'Connect-CalendarWatch'
         'Disconnect-CalendarWatch'
+        'Stop-CalendarChannel'
+        'Update-CalendarChannel'
         'Get-CalendarWatchConnection'
         'New-CalendarAclWatch'
         'New-CalendarEventWatch'

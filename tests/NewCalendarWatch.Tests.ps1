@@ -40,7 +40,7 @@ AfterAll {
 Describe 'Module surface' {
     It 'exports exactly the cmdlets the manifest lists' {
         $names = @((Get-Module -Name CalendarWatch).ExportedCmdlets.Keys | Sort-Object)
-        $names | Should -Be @('Connect-CalendarWatch', 'Disconnect-CalendarWatch', 'Get-CalendarWatchConnection', 'New-CalendarAclWatch', 'New-CalendarEventWatch', 'New-CalendarListWatch', 'New-CalendarSettingsWatch')
+        $names | Should -Be @('Connect-CalendarWatch', 'Disconnect-CalendarWatch', 'Get-CalendarWatchConnection', 'New-CalendarAclWatch', 'New-CalendarEventWatch', 'New-CalendarListWatch', 'New-CalendarSettingsWatch', 'Stop-CalendarChannel', 'Update-CalendarChannel')
     }
 
     It 'completes -EventType with the known event types' {
@@ -49,7 +49,7 @@ Describe 'Module surface' {
         @($completion.CompletionMatches | ForEach-Object { $_.CompletionText }) | Should -Contain 'focusTime'
     }
 
-    It 'has help for <_>' -ForEach @('Connect-CalendarWatch', 'Get-CalendarWatchConnection', 'Disconnect-CalendarWatch', 'New-CalendarEventWatch', 'New-CalendarAclWatch', 'New-CalendarListWatch', 'New-CalendarSettingsWatch') {
+    It 'has help for <_>' -ForEach @('Connect-CalendarWatch', 'Get-CalendarWatchConnection', 'Disconnect-CalendarWatch', 'New-CalendarEventWatch', 'New-CalendarAclWatch', 'New-CalendarListWatch', 'New-CalendarSettingsWatch', 'Stop-CalendarChannel', 'Update-CalendarChannel') {
         $help = Get-Help -Name $_ -Full
         $help.Synopsis | Should -Not -BeNullOrEmpty
         $help.Synopsis | Should -Not -Match '^\s*(New|Connect|Get|Disconnect)-'
@@ -407,14 +407,14 @@ Describe 'New-CalendarListWatch and New-CalendarSettingsWatch' {
         $server[0].address | Should -Be $script:address.AbsoluteUri
     }
 
-    It '<_> -WhatIf sends nothing' -ForEach @('New-CalendarListWatch', 'New-CalendarSettingsWatch') {
+    It '<_> -WhatIf sends nothing' -ForEach @('New-CalendarListWatch', 'New-CalendarSettingsWatch', 'Stop-CalendarChannel', 'Update-CalendarChannel') {
         $before = Get-ChannelCount
         $result = & $_ -Address $script:address -WhatIf
         $result | Should -BeNullOrEmpty
         Get-ChannelCount | Should -Be $before
     }
 
-    It '<_> refuses a bad address before sending' -ForEach @('New-CalendarListWatch', 'New-CalendarSettingsWatch') {
+    It '<_> refuses a bad address before sending' -ForEach @('New-CalendarListWatch', 'New-CalendarSettingsWatch', 'Stop-CalendarChannel', 'Update-CalendarChannel') {
         $before = Get-ChannelCount
         $null = & $_ -Address 'https://user:pw@hooks.example.com/x' -ErrorVariable failures -ErrorAction SilentlyContinue
         $failures[0].FullyQualifiedErrorId | Should -BeLike 'CalendarWatch.InvalidAddress,*'

@@ -144,7 +144,72 @@ namespace CalendarWatch.Engine
             var subject = request.Subject ?? _connection.DefaultSubject;
             var json = JsonSerializer.Serialize(new StopWire { Id = request.ChannelId, ResourceId = request.ResourceId, Token = string.IsNullOrEmpty(request.Token) ? null : request.Token }, WireJsonContext.Default.StopWire);
             var call = new RetryCall(method.Operation, request.CalendarId, request.ChannelId, onRetry);
-            using var response = await SendAsync(method, method.PathFor(null), json, subject, call, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                using var response = await SendAsync(method, method.PathFor(null), json, subject, call, cancellationToken).ConfigureAwait(false);
+            }
+            catch (CalendarApiException ex) when (ex.StatusCode == 404)
+            {
+                throw ChannelNotFound(request, subject, ex);
+            }
+        }
+
+        /// <summary>
+        /// The resourceId of <paramref name="resource"/> on <paramref name="calendarId"/> as <paramref name="subject"/>
+        /// sees it, learned from a probe: a watch of 5 minutes to <paramref name="address"/> that is stopped at once.
+        /// Google's resourceId names the watched resource, not the channel, so it stops any channel on that resource —
+        /// the way to stop a channel whose watch answer was lost. A probe that cannot be stopped fails as
+        /// ChannelMayExist naming the probe (it expires within 5 minutes).
+        /// </summary>
+        public async Task<string> ProbeResourceIdAsync(WatchResource resource, string calendarId, string? subject, Uri address, Action<RetryNotice>? onRetry, CancellationToken cancellationToken = default)
+        {
+            var probe = new WatchRequest
+            {
+                Resource = resource,
+                CalendarId = calendarId,
+                ChannelId = "calendarwatch-probe-" + Guid.NewGuid().ToString("N"),
+                ChannelIdGenerated = true,
+                Address = address,
+                Subject = subject,
+                TimeToLive = ProbeLifetime,
+            };
+            var channel = await WatchAsync(probe, onRetry, cancellationToken).ConfigureAwait(false);
+            await StopChannelAsync(new StopChannelRequest { ChannelId = channel.Id, ResourceId = channel.ResourceId, Subject = subject, CalendarId = channel.CalendarId, Expiration = channel.Expiration }, onRetry, cancellationToken).ConfigureAwait(false);
+            return channel.ResourceId;
+        }
+
+        /// <summary>How long a probe watch may live if stopping it fails.</summary>
+        public static readonly TimeSpan ProbeLifetime = TimeSpan.FromMinutes(5);
+
+        private CalendarWatchException ChannelNotFound(StopChannelRequest request, string? subject, CalendarApiException ex)
+        {
+            var now = DateTimeOffset.UtcNow;
+            var reasons = new List<string>();
+            if (request.Expiration is DateTimeOffset expiration && expiration <= now)
+            {
+                reasons.Add($"it expired at {expiration.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture)} (most likely)");
+            }
+
+            reasons.Add("it was already stopped");
+            if (request.Expiration is null || request.Expiration > now)
+            {
+                reasons.Add("it expired");
+            }
+
+            reasons.Add($"the resource id '{request.ResourceId}' is not the channel's");
+            var acting = subject ?? _connection.Account ?? "this connection's identity";
+            var madeBy = request.Account is null ? null : request.Account + (request.Subject is null ? string.Empty : " acting as " + request.Subject);
+            reasons.Add(madeBy is null
+                ? $"it was made by another identity or OAuth client than {acting} (a user's channel can be stopped only by that user through the same client)"
+                : $"it was made by {madeBy} and this connection acts as {acting} through another client (a user's channel can be stopped only by that user through the same client)");
+            return new CalendarWatchException("CalendarWatch.ChannelNotFound", FailureKind.ObjectNotFound,
+                $"Google does not know channel '{request.ChannelId}' (resource id '{request.ResourceId}'): " + string.Join("; or ", reasons) + ". Nothing was stopped. (Google: " + ex.ApiMessage + ")", ex)
+            {
+                Phase = FailurePhase.ApiRequest,
+                CalendarId = request.CalendarId,
+                ChannelId = request.ChannelId,
+                Subject = subject,
+            };
         }
 
         /// <summary>Checks a request before anything is sent; the message names the value and the fix.</summary>

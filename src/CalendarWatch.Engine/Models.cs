@@ -85,7 +85,10 @@ namespace CalendarWatch.Engine
         }
     }
 
-    /// <summary>A channel to stop: the two values Google needs, both from the watch's response.</summary>
+    /// <summary>
+    /// A channel to stop: the two values Google needs (both from the watch's response), and what explains a refusal
+    /// (who made it, until when it lived).
+    /// </summary>
     public sealed class StopChannelRequest
     {
         public string ChannelId { get; set; } = string.Empty;
@@ -96,8 +99,14 @@ namespace CalendarWatch.Engine
 
         public string? Subject { get; set; }
 
-        /// <summary>Only used to name the item in errors.</summary>
+        /// <summary>Names the item in errors.</summary>
         public string? CalendarId { get; set; }
+
+        /// <summary>The identity that made the channel, when known (named when Google does not know the channel).</summary>
+        public string? Account { get; set; }
+
+        /// <summary>When the channel expires, when known (named when Google does not know the channel).</summary>
+        public DateTimeOffset? Expiration { get; set; }
     }
 
     /// <summary>
@@ -137,6 +146,12 @@ namespace CalendarWatch.Engine
 
         /// <summary>The user the channel was created as (domain-wide delegation), if any.</summary>
         public string? Subject { get; set; }
+
+        /// <summary>
+        /// The channel this one renewed (Update-CalendarChannel), if any: during the overlap both deliver, and a
+        /// receiver uses this link to de-duplicate.
+        /// </summary>
+        public string? Replaces { get; set; }
 
         public override string ToString() => $"{Resource} channel {Id} on {CalendarId}";
     }

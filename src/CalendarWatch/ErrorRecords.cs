@@ -45,7 +45,8 @@ namespace CalendarWatch
             switch (exception)
             {
                 case CalendarWatchException calendarError:
-                    return From(calendarError, target);
+                    // The command knows what its item is (a calendar for watches, a channel for stop and renew).
+                    return new ErrorRecord(calendarError, calendarError.ErrorId, CategoryFor(calendarError.Kind), target ?? calendarError.CalendarId);
                 case System.ArgumentException argumentError:
                     return InvalidArgument("CalendarWatch.InvalidArgument", argumentError, target);
                 case System.OperationCanceledException cancelled:

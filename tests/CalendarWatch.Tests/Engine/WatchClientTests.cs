@@ -228,13 +228,31 @@ namespace CalendarWatch.Tests.Engine
         }
 
         [Fact]
+        public async Task AProbeWatchFindsTheResourceIdThatStopsAChannelWhoseAnswerWasLost()
+        {
+            _emulator.CreateCalendar("probe@group.calendar.google.com", Owner);
+            var channel = await _client.WatchAsync(new WatchRequest { CalendarId = "probe@group.calendar.google.com", ChannelId = "lost-answer-1", Address = Receiver });
+
+            // As if the answer (and its resourceId) had been lost: learn the resource's id from a probe instead.
+            var resourceId = await _client.ProbeResourceIdAsync(WatchResource.Events, "probe@group.calendar.google.com", null, Receiver, null);
+            await _client.StopChannelAsync(new StopChannelRequest { ChannelId = "lost-answer-1", ResourceId = resourceId });
+
+            Assert.Equal(channel.ResourceId, resourceId);
+            Assert.Equal(2, _emulator.Channels.Count);
+            Assert.All(_emulator.Channels, c => Assert.Equal("stopped", c.State));
+            Assert.Contains(_emulator.Channels, c => c.Id.StartsWith("calendarwatch-probe-", StringComparison.Ordinal));
+        }
+
+        [Fact]
         public async Task StopEndsTheChannelAndAWrongResourceIdIsNotFound()
         {
             _emulator.CreateCalendar("stop@group.calendar.google.com", Owner);
             var channel = await _client.WatchAsync(new WatchRequest { CalendarId = "stop@group.calendar.google.com", ChannelId = "s1", Address = Receiver });
 
-            var wrong = await Assert.ThrowsAsync<CalendarApiException>(() => _client.StopChannelAsync(new StopChannelRequest { ChannelId = channel.Id, ResourceId = "not-" + channel.ResourceId, CalendarId = channel.CalendarId }));
-            Assert.Equal(404, wrong.StatusCode);
+            var wrong = await Assert.ThrowsAsync<CalendarWatchException>(() => _client.StopChannelAsync(new StopChannelRequest { ChannelId = channel.Id, ResourceId = "not-" + channel.ResourceId, CalendarId = channel.CalendarId }));
+            Assert.Equal("CalendarWatch.ChannelNotFound", wrong.ErrorId);
+            Assert.Equal(404, Assert.IsType<CalendarApiException>(wrong.InnerException).StatusCode);
+            Assert.Contains("already stopped", wrong.Message, StringComparison.Ordinal);
             Assert.Equal("s1", wrong.ChannelId);
             Assert.Equal("stop@group.calendar.google.com", wrong.CalendarId);
             Assert.Equal("active", Assert.Single(_emulator.Channels).State);

@@ -1,0 +1,112 @@
+using System;
+using System.Globalization;
+using System.Management.Automation;
+using CalendarWatch.Engine;
+
+namespace CalendarWatch.Commands
+{
+    /// <summary>
+    /// The parameters Stop-CalendarChannel and Update-CalendarChannel take from a channel: the watch cmdlets' output,
+    /// the record's objects, or Import-Csv rows of channels.csv (0.1.0 and later), all by property name. Id and
+    /// ResourceId are what Google needs; the rest explains a refusal (who made it, when it expires) or lets a channel
+    /// whose resourceId was lost be found again (CalendarId, Resource, Address).
+    /// </summary>
+    public abstract class ChannelCommandBase<TRequest, TResult> : CalendarApiCmdlet<TRequest, TResult>
+        where TRequest : class
+    {
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, HelpMessage = "The channel's id (the Id the watch returned; X-Goog-Channel-ID on its notifications).")]
+        [Alias("ChannelId")]
+        [ValidateNotNullOrEmpty]
+        public string Id { get; set; } = string.Empty;
+
+        [Parameter(Position = 1, ValueFromPipelineByPropertyName = true, HelpMessage = "The ResourceId the watch returned (X-Goog-Resource-ID on its notifications). Without it, the channel's CalendarId, Resource and Address let CalendarWatch find it.")]
+        [AllowNull]
+        [AllowEmptyString]
+        public string? ResourceId { get; set; }
+
+        [Parameter(ValueFromPipelineByPropertyName = true, HelpMessage = "The watched calendar (names the item in messages; finds a lost ResourceId).")]
+        [AllowNull]
+        [AllowEmptyString]
+        public string? CalendarId { get; set; }
+
+        [Parameter(ValueFromPipelineByPropertyName = true, HelpMessage = "What the channel watches: Events, Acl, CalendarList or Settings.")]
+        [AllowNull]
+        [AllowEmptyString]
+        public string? Resource { get; set; }
+
+        [Parameter(ValueFromPipelineByPropertyName = true, HelpMessage = "The channel's webhook address.")]
+        [AllowNull]
+        [AllowEmptyString]
+        public string? Address { get; set; }
+
+        [Parameter(ValueFromPipelineByPropertyName = true, HelpMessage = "The user the channel was made as (domain-wide delegation); empty = the connection's default. Google lets only the same identity stop a user's channel.")]
+        [Alias("UserPrincipalName", "Email")]
+        [AllowNull]
+        [AllowEmptyString]
+        public string? Subject { get; set; }
+
+        [Parameter(ValueFromPipelineByPropertyName = true, HelpMessage = "The identity that made the channel (the output's Account); named when Google does not know the channel.")]
+        [AllowNull]
+        [AllowEmptyString]
+        public string? Account { get; set; }
+
+        [Parameter(ValueFromPipelineByPropertyName = true, HelpMessage = "When the channel expires (the output's Expiration, or its ISO 8601 text from a CSV).")]
+        [AllowNull]
+        public object? Expiration { get; set; }
+
+        [Parameter(HelpMessage = "The connection to use instead of the session's: what Connect-CalendarWatch -PassThru (or -NoStore) returns.")]
+        [ValidateNotNull]
+        [ConnectionTransformation]
+        public ConnectionInfo? Connection { get; set; }
+
+        protected override CalendarConnection? ExplicitConnection => Connection?.Connection;
+
+        /// <summary>The bound Resource as the engine's enum; null when not given; an error record when not a resource.</summary>
+        protected bool TryReadResource(out WatchResource? resource)
+        {
+            resource = null;
+            if (string.IsNullOrWhiteSpace(Resource))
+            {
+                return true;
+            }
+
+            if (Enum.TryParse<WatchResource>(Resource!.Trim(), ignoreCase: true, out var parsed) && Enum.IsDefined(typeof(WatchResource), parsed))
+            {
+                resource = parsed;
+                return true;
+            }
+
+            WriteError(ErrorRecords.InvalidArgument("CalendarWatch.InvalidResource",
+                $"Channel '{Id}' names the resource '{Resource}'. Give Events, Acl, CalendarList or Settings (the Resource the watch cmdlets write).", Id));
+            return false;
+        }
+
+        /// <summary>The bound Expiration as an instant: a DateTimeOffset, a DateTime, or ISO 8601 text; null when empty or unreadable.</summary>
+        protected DateTimeOffset? ReadExpiration()
+        {
+            var value = Expiration is PSObject wrapped ? wrapped.BaseObject : Expiration;
+            switch (value)
+            {
+                case DateTimeOffset instant:
+                    return instant;
+                case DateTime time:
+                    return time.Kind == DateTimeKind.Unspecified ? new DateTimeOffset(DateTime.SpecifyKind(time, DateTimeKind.Utc)) : new DateTimeOffset(time);
+                case string text when DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed):
+                    return parsed;
+                default:
+                    return null;
+            }
+        }
+
+        /// <summary>The bound Address as an absolute URI, or null.</summary>
+        protected Uri? ReadAddress() =>
+            !string.IsNullOrWhiteSpace(Address) && Uri.TryCreate(Address!.Trim(), UriKind.Absolute, out var uri) ? uri : null;
+
+        /// <summary>Empty text as null, trimmed otherwise.</summary>
+        protected static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value!.Trim();
+
+        /// <summary>"channel X on calendar Y" for messages and ShouldProcess.</summary>
+        protected string DescribeChannel() =>
+            string.IsNullOrWhiteSpace(CalendarId) ? $"channel '{Id}'" : $"channel '{Id}' on calendar '{CalendarId}'";
+    }
+}

@@ -1,0 +1,124 @@
+using System;
+using System.Collections.Generic;
+using System.Management.Automation;
+using System.Threading;
+using System.Threading.Tasks;
+using CalendarWatch.Engine;
+
+namespace CalendarWatch.Commands
+{
+    /// <summary>One channel to stop, and how to find its resourceId when it was lost.</summary>
+    public sealed class StopItem
+    {
+        internal StopItem(StopChannelRequest request, WatchResource? resource, Uri? address)
+        {
+            Request = request;
+            Resource = resource;
+            Address = address;
+        }
+
+        public StopChannelRequest Request { get; }
+
+        public WatchResource? Resource { get; }
+
+        public Uri? Address { get; }
+
+        /// <summary>True when the resourceId was learned from a probe watch.</summary>
+        public bool Probed { get; internal set; }
+    }
+
+    /// <summary>
+    /// Stop-CalendarChannel: channels.stop for each channel piped in (the watch cmdlets' output, Import-Csv rows, the
+    /// record) or named by -Id and -ResourceId. A channel without its resourceId (its watch answer was lost) is found by
+    /// a short probe watch on the same calendar and resource, stopped at once, since Google's resourceId names the
+    /// watched resource. Google's 404 becomes CalendarWatch.ChannelNotFound, saying what it can mean.
+    /// </summary>
+    [Cmdlet(VerbsLifecycle.Stop, "CalendarChannel", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+    [OutputType(typeof(Channel))]
+    public sealed class StopCalendarChannelCommand : ChannelCommandBase<StopItem, StopItem>
+    {
+        [Parameter(HelpMessage = "Write each stopped channel (Id, ResourceId, CalendarId, Resource, Address, Account, Subject).")]
+        public SwitchParameter PassThru { get; set; }
+
+        protected override string ProgressActivity => "Stopping channels";
+
+        protected override IEnumerable<StopItem?> BuildRequests()
+        {
+            if (!TryReadResource(out var resource))
+            {
+                yield return null;
+                yield break;
+            }
+
+            var request = new StopChannelRequest
+            {
+                ChannelId = Id.Trim(),
+                ResourceId = NullIfEmpty(ResourceId) ?? string.Empty,
+                CalendarId = NullIfEmpty(CalendarId),
+                Subject = NullIfEmpty(Subject),
+                Account = NullIfEmpty(Account),
+                Expiration = ReadExpiration(),
+            };
+            var address = ReadAddress();
+            if (request.ResourceId.Length == 0 && (resource is null || address is null || (request.CalendarId is null && ApiMethod.Watch(resource.Value).TakesCalendarId)))
+            {
+                WriteError(ErrorRecords.From(new CalendarWatchException("CalendarWatch.InvalidResourceId", FailureKind.InvalidArgument,
+                    $"Channel '{request.ChannelId}' has no ResourceId, and Google needs one to stop it. Give -ResourceId (X-Goog-Resource-ID on the channel's notifications), or the channel's CalendarId, Resource and Address so that CalendarWatch can find it with a short probe watch.")
+                { CalendarId = request.CalendarId, ChannelId = request.ChannelId }, request.ChannelId));
+                yield return null;
+                yield break;
+            }
+
+            var item = new StopItem(request, resource, address);
+            yield return ShouldProcess(DescribeChannel(), "Stop the push-notification channel") ? item : null;
+        }
+
+        protected override async Task<StopItem> ExecuteAsync(CalendarApiClient client, StopItem item, CancellationToken cancellationToken)
+        {
+            var request = item.Request;
+            if (request.ResourceId.Length == 0)
+            {
+                var calendarId = request.CalendarId ?? "me";
+                PostVerbose($"Channel '{request.ChannelId}' has no ResourceId: probing the {item.Resource} of '{calendarId}' for it.");
+                request.ResourceId = await client.ProbeResourceIdAsync(item.Resource!.Value, calendarId, request.Subject, item.Address!, RetryReporter, cancellationToken).ConfigureAwait(false);
+                item.Probed = true;
+            }
+
+            await client.StopChannelAsync(request, RetryReporter, cancellationToken).ConfigureAwait(false);
+            return item;
+        }
+
+        protected override void WriteResult(StopItem request, StopItem result)
+        {
+            WriteVerbose($"Stopped channel '{result.Request.ChannelId}' (resource id '{result.Request.ResourceId}'{(result.Probed ? ", found by a probe watch" : string.Empty)}).");
+            if (PassThru)
+            {
+                WriteObject(ChannelOutput.ToPSObject(new Channel
+                {
+                    Id = result.Request.ChannelId,
+                    ResourceId = result.Request.ResourceId,
+                    CalendarId = result.Request.CalendarId ?? string.Empty,
+                    Resource = result.Resource?.ToString() ?? string.Empty,
+                    Address = result.Address?.AbsoluteUri ?? string.Empty,
+                    Expiration = result.Request.Expiration,
+                    Account = result.Request.Account,
+                    Subject = result.Request.Subject,
+                }));
+            }
+        }
+
+        protected override object? TargetOf(StopItem request) => request.Request.ChannelId;
+
+        protected override string DescribeRequest(StopItem request) =>
+            $"POST {ApiMethod.ChannelsStop.PathTemplate}: channel '{request.Request.ChannelId}', resource id '{(request.Request.ResourceId.Length == 0 ? "(to be found by a probe)" : request.Request.ResourceId)}'{(request.Request.Subject is null ? string.Empty : $" as '{request.Request.Subject}'")}.";
+
+        protected override string DescribeUnwritten(StopItem request, StopItem result) =>
+            $"Channel {result.Request.ChannelId} was stopped, but the command was stopped before it could say so.";
+
+        protected override string DescribeCancelledInFlight(StopItem request) =>
+            $"Stopping channel {request.Request.ChannelId} was cancelled in flight; Google may or may not have stopped it. Run Stop-CalendarChannel for it again (a 404 then means it is stopped).";
+
+        protected override string DescribeFailedAfterStop(StopItem request, Exception exception) =>
+            $"Stopping channel {request.Request.ChannelId} failed before the command was stopped: {exception.Message}";
+    }
+}
