@@ -98,6 +98,17 @@ namespace CalendarWatch.Commands
             }
         }
 
+        /// <summary>The bound channel as the request that stops it (ResourceId empty when not given).</summary>
+        protected StopChannelRequest ReadStopRequest() => new StopChannelRequest
+        {
+            ChannelId = Id.Trim(),
+            ResourceId = NullIfEmpty(ResourceId) ?? string.Empty,
+            CalendarId = NullIfEmpty(CalendarId),
+            Subject = NullIfEmpty(Subject),
+            Account = NullIfEmpty(Account),
+            Expiration = ReadExpiration(),
+        };
+
         /// <summary>The bound Address as an absolute URI, or null.</summary>
         protected Uri? ReadAddress() =>
             !string.IsNullOrWhiteSpace(Address) && Uri.TryCreate(Address!.Trim(), UriKind.Absolute, out var uri) ? uri : null;

@@ -50,15 +50,7 @@ namespace CalendarWatch.Commands
                 yield break;
             }
 
-            var request = new StopChannelRequest
-            {
-                ChannelId = Id.Trim(),
-                ResourceId = NullIfEmpty(ResourceId) ?? string.Empty,
-                CalendarId = NullIfEmpty(CalendarId),
-                Subject = NullIfEmpty(Subject),
-                Account = NullIfEmpty(Account),
-                Expiration = ReadExpiration(),
-            };
+            var request = ReadStopRequest();
             var address = ReadAddress();
             if (request.ResourceId.Length == 0 && (resource is null || address is null || (request.CalendarId is null && ApiMethod.Watch(resource.Value).TakesCalendarId)))
             {

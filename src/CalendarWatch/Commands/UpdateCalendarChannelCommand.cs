@@ -100,15 +100,7 @@ namespace CalendarWatch.Commands
                 yield break;
             }
 
-            var old = new StopChannelRequest
-            {
-                ChannelId = Id.Trim(),
-                ResourceId = NullIfEmpty(ResourceId) ?? string.Empty,
-                CalendarId = NullIfEmpty(CalendarId),
-                Subject = NullIfEmpty(Subject),
-                Account = NullIfEmpty(Account),
-                Expiration = expiration,
-            };
+            var old = ReadStopRequest();
             var replacement = new WatchRequest
             {
                 Resource = resource.Value,
