@@ -252,20 +252,22 @@ namespace CalendarWatch.Engine.Auth
             return apiEndpoint;
         }
 
-        /// <summary>Scopes given on Connect: completed, distinct, sorted; null or empty = narrowest per method.</summary>
+        /// <summary>
+        /// Scopes given on Connect (-Scope): each value one Calendar scope, a full URL or a short name such as
+        /// <c>calendar.readonly</c>; returned completed, distinct and sorted. Null or empty = narrowest per method.
+        /// A value that is not a Calendar scope (a misspelling, another API's scope, several scopes in one value) is
+        /// <c>CalendarWatch.InvalidScope</c>, naming it as given and the closest Calendar scope.
+        /// </summary>
         public static IReadOnlyList<string>? NormalizeScopeOverride(IReadOnlyList<string>? scopes)
         {
-            var normalized = ScopeList.Normalize(scopes);
-            foreach (var scope in normalized)
+            if (scopes is null || scopes.Count == 0) return null;
+            var complete = new List<string>(scopes.Count);
+            foreach (var scope in scopes)
             {
-                if (!Uri.TryCreate(scope, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttps || scope.Any(char.IsWhiteSpace))
-                {
-                    throw new CalendarWatchException("CalendarWatch.InvalidScope", FailureKind.InvalidArgument,
-                        $"The scope '{scope}' is not an OAuth scope URL. Give e.g. {Scopes.EventsReadonly} or the short form calendar.events.readonly.");
-                }
+                complete.Add(ScopeInput.Validate(scope));
             }
 
-            return normalized.Count == 0 ? null : normalized;
+            return ScopeList.Normalize(complete);
         }
     }
 }

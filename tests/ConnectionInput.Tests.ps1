@@ -1,0 +1,74 @@
+# Pester 5: what Connect-CalendarWatch and the watch cmdlets say about input they cannot use: -Subject on a connection
+# that cannot impersonate, -Scope values that are not Calendar scopes, -KeyFile paths that are not key files, and the
+# emulator named as localhost. Against the emulator started without auth. Run through ./build.ps1 -Task Test.
+
+BeforeAll {
+    Set-StrictMode -Version Latest
+    $ErrorActionPreference = 'Stop'
+
+    $repositoryRoot = Split-Path -Path $PSScriptRoot -Parent
+    Import-Module -Name (Join-Path -Path $PSScriptRoot -ChildPath 'CalendarWatch.TestHelpers.psm1') -Force
+    Import-Module -Name (Get-BuiltModuleManifest -RepositoryRoot $repositoryRoot) -Force
+
+    $script:emulator = Start-CalendarEmulator -RepositoryRoot $repositoryRoot
+    $script:receiver = Start-WebhookReceiver
+    $script:address = [Uri]::new($script:receiver.Address, 'hook')
+    # The emulator without auth takes any bearer token.
+    $script:anyToken = ConvertTo-SecureString -String 'any-token' -AsPlainText -Force
+
+    function New-TestCalendar {
+        $id = 'input-{0}@example.com' -f [guid]::NewGuid().ToString('N').Substring(0, 10)
+        New-EmulatorCalendar -Emulator $script:emulator -Id $id
+        $id
+    }
+
+    function Get-WatchRequestCount {
+        $stats = Invoke-EmulatorAdmin -Emulator $script:emulator -Path 'stats'
+        $count = $stats.requestsByMethod.PSObject.Properties['calendar.events.watch']
+        if ($null -eq $count) { 0 } else { [int]$count.Value }
+    }
+}
+
+AfterAll {
+    Disconnect-CalendarWatch
+    Stop-WebhookReceiver -Receiver $script:receiver
+    Stop-CalendarEmulator -Emulator $script:emulator
+    Remove-Module -Name CalendarWatch -ErrorAction SilentlyContinue
+}
+
+Describe 'Connect-CalendarWatch -Scope' {
+    It 'refuses the misspelt scope <Given>, suggesting <Suggested>' -ForEach @(
+        @{ Given = 'calendar.event.readonly'; Suggested = 'calendar.events.readonly' }
+        @{ Given = 'https://www.googleapis.com/auth/calendar.acl.readonly'; Suggested = 'https://www.googleapis.com/auth/calendar.acls.readonly' }
+    ) {
+        $failure = $null
+        try {
+            Connect-CalendarWatch -AccessToken $script:anyToken -ApiEndpoint $script:emulator.BaseUri -Scope 'calendar.readonly', $Given
+        }
+        catch {
+            $failure = $_
+        }
+
+        $failure | Should -Not -BeNullOrEmpty
+        $failure.FullyQualifiedErrorId | Should -BeLike 'CalendarWatch.InvalidScope,*'
+        $failure.CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $failure.Exception.Message | Should -Match ([regex]::Escape("'$Given'"))
+        $failure.Exception.Message | Should -Match ([regex]::Escape("Did you mean ${Suggested}?"))
+    }
+
+    It 'names a value with spaces as given instead of splitting it into scopes' {
+        { Connect-CalendarWatch -AccessToken $script:anyToken -ApiEndpoint $script:emulator.BaseUri -Scope 'not a scope' } |
+            Should -Throw -ErrorId 'CalendarWatch.InvalidScope*' -ExpectedMessage "*'not a scope'*space*"
+    }
+
+    It 'shows how to give several scopes written as one value' {
+        { Connect-CalendarWatch -AccessToken $script:anyToken -ApiEndpoint $script:emulator.BaseUri -Scope 'calendar.readonly,calendar.acls.readonly' } |
+            Should -Throw -ErrorId 'CalendarWatch.InvalidScope*' -ExpectedMessage '*-Scope calendar.readonly, calendar.acls.readonly*'
+    }
+
+    It 'accepts Calendar scopes by short name and full URL' {
+        Connect-CalendarWatch -AccessToken $script:anyToken -ApiEndpoint $script:emulator.BaseUri -Scope 'calendar.events.readonly', 'https://www.googleapis.com/auth/calendar.acls.readonly'
+
+        @((Get-CalendarWatchConnection).Scopes) | Should -Be @('https://www.googleapis.com/auth/calendar.acls.readonly', 'https://www.googleapis.com/auth/calendar.events.readonly')
+    }
+}
