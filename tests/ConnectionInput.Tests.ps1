@@ -72,3 +72,40 @@ Describe 'Connect-CalendarWatch -Scope' {
         @((Get-CalendarWatchConnection).Scopes) | Should -Be @('https://www.googleapis.com/auth/calendar.acls.readonly', 'https://www.googleapis.com/auth/calendar.events.readonly')
     }
 }
+
+Describe 'Connect-CalendarWatch -KeyFile on a path that is not a key file' {
+    It 'names a directory as a directory' {
+        $failure = $null
+        try {
+            Connect-CalendarWatch -KeyFile $TestDrive
+        }
+        catch {
+            $failure = $_
+        }
+
+        $failure | Should -Not -BeNullOrEmpty
+        $failure.FullyQualifiedErrorId | Should -BeLike 'CalendarWatch.KeyFileNotAFile,*'
+        $failure.CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $failure.Exception.Message | Should -Match 'is a directory'
+        $failure.Exception.Message | Should -Not -Match 'does not exist'
+    }
+
+    It 'refuses a named pipe (FIFO) without waiting for a writer' -Skip:$IsWindows {
+        $fifo = Join-Path -Path $TestDrive -ChildPath 'key.fifo'
+        & mkfifo $fifo
+        $LASTEXITCODE | Should -Be 0
+
+        { Connect-CalendarWatch -KeyFile $fifo } | Should -Throw -ErrorId 'CalendarWatch.KeyFileNotAFile*' -ExpectedMessage '*named pipe (FIFO)*'
+    }
+
+    It 'refuses /dev/zero as a device without reading it' -Skip:$IsWindows {
+        { Connect-CalendarWatch -KeyFile '/dev/zero' } | Should -Throw -ErrorId 'CalendarWatch.KeyFileNotAFile*' -ExpectedMessage '*character device*'
+    }
+
+    It 'refuses a file far larger than a key' {
+        $huge = Join-Path -Path $TestDrive -ChildPath 'huge.json'
+        [System.IO.File]::WriteAllText($huge, '{' + (' ' * 100KB) + '}')
+
+        { Connect-CalendarWatch -KeyFile $huge } | Should -Throw -ErrorId 'CalendarWatch.KeyFileTooLarge*' -ExpectedMessage '*64 KiB*'
+    }
+}

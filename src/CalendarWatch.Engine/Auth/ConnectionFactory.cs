@@ -93,15 +93,23 @@ namespace CalendarWatch.Engine.Auth
 
         private static GoogleCredential LoadAdcFile(string path, string what)
         {
-            string json;
+            string? json;
+            CredentialFileProblem? problem;
             try
             {
-                json = File.ReadAllText(path);
+                // A regular file of at most 64 KiB: a directory, FIFO, device or socket is named, never opened.
+                json = CredentialFile.TryRead(path, out problem);
             }
-            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException || ex is ArgumentException || ex is NotSupportedException)
+            catch (Exception ex) when (ex is ArgumentException || ex is NotSupportedException || ex is PathTooLongException)
+            {
+                json = null;
+                problem = new CredentialFileProblem("CalendarWatch.KeyFileNotFound", FailureKind.InvalidArgument, $"is not a valid path ({ex.Message}).");
+            }
+
+            if (json is null)
             {
                 throw new CalendarWatchException("CalendarWatch.NoApplicationDefaultCredentials", FailureKind.AuthenticationError,
-                    $"Application Default Credentials: {what}, '{path}', cannot be read ({ex.GetType().Name}: {ex.Message}). Fix or unset {CredentialsVariable}, or run 'gcloud auth application-default login'.");
+                    $"Application Default Credentials: {what}, '{path}', {problem!.Text} Fix or unset {CredentialsVariable}, or run 'gcloud auth application-default login'.");
             }
 
             string? type = null;
