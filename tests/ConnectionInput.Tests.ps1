@@ -36,6 +36,37 @@ AfterAll {
     Remove-Module -Name CalendarWatch -ErrorAction SilentlyContinue
 }
 
+Describe '-Subject on a connection that cannot impersonate' {
+    It 'refuses each item with a subject on <Name>, sends nothing for it, and watches the others' -ForEach @(
+        @{ Name = 'an -Emulator connection'; Connect = { Connect-CalendarWatch -Emulator $script:emulator.BaseUri }; Advice = '--no-auth' }
+        @{ Name = 'an -AccessToken connection'; Connect = { Connect-CalendarWatch -AccessToken $script:anyToken -ApiEndpoint $script:emulator.BaseUri }; Advice = '-AccessToken' }
+    ) {
+        & $Connect
+        $refused = New-TestCalendar
+        $watched = New-TestCalendar
+        $before = Get-WatchRequestCount
+
+        $rows = @(
+            [PSCustomObject]@{ CalendarId = $refused; Subject = 'alice@example.com' }
+            [PSCustomObject]@{ CalendarId = $watched; Subject = '' }
+        )
+        $channels = @($rows | New-CalendarEventWatch -Address $script:address -ErrorVariable failures -ErrorAction SilentlyContinue)
+
+        $channels.Count | Should -Be 1
+        $channels[0].CalendarId | Should -Be $watched
+        $channels[0].Subject | Should -BeNullOrEmpty
+        $failures.Count | Should -Be 1
+        $failures[0].FullyQualifiedErrorId | Should -BeLike 'CalendarWatch.SubjectNotSupported,*'
+        $failures[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $failures[0].TargetObject | Should -Be $refused
+        $failures[0].Exception.Message | Should -Match ([regex]::Escape("'alice@example.com'"))
+        $failures[0].Exception.Message | Should -Match ([regex]::Escape($Advice))
+        $failures[0].Exception.Message | Should -Not -Match 'any-token'
+        (Get-WatchRequestCount) - $before | Should -Be 1
+        @(Get-EmulatorChannel -Emulator $script:emulator | Where-Object { $_.calendarId -eq $refused }).Count | Should -Be 0
+    }
+}
+
 Describe 'Connect-CalendarWatch -Scope' {
     It 'refuses the misspelt scope <Given>, suggesting <Suggested>' -ForEach @(
         @{ Given = 'calendar.event.readonly'; Suggested = 'calendar.events.readonly' }

@@ -171,7 +171,7 @@ namespace CalendarWatch.Engine.Auth
             var defaultSubject = GoogleTokenSource.NormalizeSubject(subject);
             var scopeOverride = NormalizeScopeOverride(scopes);
             var tokenSource = CreateTokenSource(credential);
-            if (defaultSubject != null && !(credential.UnderlyingCredential is ServiceAccountCredential))
+            if (defaultSubject != null && !tokenSource.SupportsSubject)
             {
                 throw new CalendarWatchException("CalendarWatch.SubjectNotSupported", FailureKind.InvalidArgument,
                     $"-Subject '{defaultSubject}' needs a service account with domain-wide delegation, but these credentials are {tokenSource.Account ?? "not a service account"}. Leave -Subject out, or connect with -KeyFile.")

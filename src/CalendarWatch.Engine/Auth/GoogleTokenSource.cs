@@ -55,6 +55,8 @@ namespace CalendarWatch.Engine.Auth
 
         public string? Account { get; }
 
+        public bool SupportsSubject => _supportsSubject;
+
         public async Task<string?> GetAccessTokenAsync(string? subject, IReadOnlyList<string> scopes, bool forceRefresh, CancellationToken cancellationToken)
         {
             subject = NormalizeSubject(subject);
