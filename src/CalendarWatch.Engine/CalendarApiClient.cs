@@ -306,10 +306,10 @@ namespace CalendarWatch.Engine
         private async Task<HttpResponseMessage> SendOnceAsync(string relativePath, string json, string? subject, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
         {
             var uri = new Uri(_connection.ApiEndpoint, relativePath);
+            string? refused = null;
             for (var attempt = 0; ; attempt++)
             {
-                var forceRefresh = attempt > 0;
-                var token = await _connection.TokenSource.GetAccessTokenAsync(subject, scopes, forceRefresh, cancellationToken).ConfigureAwait(false);
+                var token = await _connection.TokenSource.GetAccessTokenAsync(subject, scopes, refused, cancellationToken).ConfigureAwait(false);
                 using var message = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
                 if (token != null)
                 {
@@ -348,6 +348,7 @@ namespace CalendarWatch.Engine
                     // (not for Google's "Unauthorized WebHook callback channel", which no token fixes).
                     if (response.StatusCode == HttpStatusCode.Unauthorized && attempt == 0 && token != null && error.ErrorId == "CalendarWatch.AuthError")
                     {
+                        refused = token;
                         continue;
                     }
 

@@ -21,9 +21,10 @@ namespace CalendarWatch.Engine.Auth
 
         /// <summary>
         /// The token to send, or null to send no Authorization header (emulator without auth).
-        /// <paramref name="forceRefresh"/> is true after the API answered 401 once: drop the cached token and fetch anew.
+        /// <paramref name="refusedToken"/> is null on a first attempt; after the API answered 401 it is the token that
+        /// was refused: drop it and fetch anew, unless that token was already replaced (then return its replacement).
         /// </summary>
-        Task<string?> GetAccessTokenAsync(string? subject, IReadOnlyList<string> scopes, bool forceRefresh, CancellationToken cancellationToken);
+        Task<string?> GetAccessTokenAsync(string? subject, IReadOnlyList<string> scopes, string? refusedToken, CancellationToken cancellationToken);
     }
 
     /// <summary>No token at all: the emulator started without auth, which acts as one user whatever the subject.</summary>
@@ -35,7 +36,7 @@ namespace CalendarWatch.Engine.Auth
 
         public bool SupportsSubject => false;
 
-        public Task<string?> GetAccessTokenAsync(string? subject, IReadOnlyList<string> scopes, bool forceRefresh, CancellationToken cancellationToken)
+        public Task<string?> GetAccessTokenAsync(string? subject, IReadOnlyList<string> scopes, string? refusedToken, CancellationToken cancellationToken)
         {
             if (!string.IsNullOrWhiteSpace(subject))
             {
@@ -65,7 +66,7 @@ namespace CalendarWatch.Engine.Auth
 
         public bool SupportsSubject => false;
 
-        public Task<string?> GetAccessTokenAsync(string? subject, IReadOnlyList<string> scopes, bool forceRefresh, CancellationToken cancellationToken)
+        public Task<string?> GetAccessTokenAsync(string? subject, IReadOnlyList<string> scopes, string? refusedToken, CancellationToken cancellationToken)
         {
             if (!string.IsNullOrWhiteSpace(subject))
             {

@@ -155,7 +155,7 @@ namespace CalendarWatch.Tests.Auth
         {
             using var account = new TestServiceAccount("http://127.0.0.1:9/token");
             using var connection = ConnectionFactory.ConnectServiceAccount(account.WriteKeyFile(), null, null, new Uri("http://127.0.0.1:9/"));
-            var error = await Assert.ThrowsAsync<CalendarWatchException>(() => connection.TokenSource.GetAccessTokenAsync("not-an-email", Scopes.ForWatch(WatchResource.Events), false, default));
+            var error = await Assert.ThrowsAsync<CalendarWatchException>(() => connection.TokenSource.GetAccessTokenAsync("not-an-email", Scopes.ForWatch(WatchResource.Events), null, default));
             Assert.Equal("CalendarWatch.InvalidSubject", error.ErrorId);
         }
 
