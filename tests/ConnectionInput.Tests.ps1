@@ -140,3 +140,15 @@ Describe 'Connect-CalendarWatch -KeyFile on a path that is not a key file' {
         { Connect-CalendarWatch -KeyFile $huge } | Should -Throw -ErrorId 'CalendarWatch.KeyFileTooLarge*' -ExpectedMessage '*64 KiB*'
     }
 }
+
+Describe 'Connect-CalendarWatch -Emulator localhost:PORT' {
+    It 'reaches the emulator that listens on 127.0.0.1' {
+        $calendar = New-TestCalendar
+        Connect-CalendarWatch -Emulator "localhost:$($script:emulator.Port)"
+
+        $channel = New-CalendarEventWatch -CalendarId $calendar -Address $script:address
+
+        $channel.ResourceId | Should -Not -BeNullOrEmpty
+        @(Get-EmulatorChannel -Emulator $script:emulator | Where-Object { $_.id -eq $channel.Id }).Count | Should -Be 1
+    }
+}

@@ -2,13 +2,14 @@ using System;
 using System.Threading.Tasks;
 using CalendarWatch.Emulator;
 using CalendarWatch.Engine;
+using CalendarWatch.Engine.Auth;
 using Xunit;
 
 namespace CalendarWatch.Tests.Auth
 {
     /// <summary>
     /// Connections that carry no identity of their own choosing (the emulator without auth, a token in hand): what
-    /// the emulator sees when they are given a subject.
+    /// the emulator sees when they are given a subject, a host name, or an emulator that wants a token.
     /// </summary>
     public sealed class EmulatorConnectionTests
     {
@@ -59,6 +60,32 @@ namespace CalendarWatch.Tests.Auth
             Assert.Equal(1, emulator.Stats.RequestsByMethod["calendar.events.watch"]);
             Assert.Equal(Carol, Assert.Single(emulator.Channels).Owner);
             Assert.Null(channel.Subject);
+        }
+
+        [Fact]
+        public async Task AnEmulatorNamedAsLocalhostIsReachedThoughItListensOn127001()
+        {
+            await using var emulator = await StartAsync(noAuth: true);
+            using var connection = CalendarConnection.ForEmulator(CalendarConnection.ParseEmulatorHost("localhost:" + emulator.BaseUri.Port));
+
+            var channel = await new CalendarApiClient(connection).WatchAsync(Watch(null));
+
+            Assert.Equal(channel.ResourceId, Assert.Single(emulator.Channels).ResourceId);
+        }
+
+        [Fact]
+        public async Task AKeyWhoseTokenUriNamesTheEmulatorAsLocalhostGetsATokenAndWatches()
+        {
+            await using var emulator = await StartAsync(noAuth: false);
+            var localhost = new Uri("http://localhost:" + emulator.BaseUri.Port + "/");
+            using var account = new TestServiceAccount(new Uri(localhost, "token").AbsoluteUri);
+            emulator.RegisterServiceAccount(account.ClientEmail, account.PublicKeyPem, new[] { Alice }, null, account.ClientId);
+            using var connection = ConnectionFactory.ConnectServiceAccount(account.WriteKeyFile(), Alice, null, localhost);
+
+            var channel = await new CalendarApiClient(connection).WatchAsync(Watch(null));
+
+            Assert.Equal(Alice, channel.Subject);
+            Assert.Equal(Alice, Assert.Single(emulator.Channels).Owner);
         }
 
         private static Task<CalendarEmulator> StartAsync(bool noAuth) =>
