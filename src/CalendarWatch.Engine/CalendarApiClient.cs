@@ -352,6 +352,8 @@ namespace CalendarWatch.Engine
                         continue;
                     }
 
+                    if (response.StatusCode == HttpStatusCode.Unauthorized && token is null && _connection.Kind == ConnectionKind.Emulator) throw Auth.AuthErrors.EmulatorRequiresAuth(_connection.ApiEndpoint, error);
+
                     throw error;
                 }
             }

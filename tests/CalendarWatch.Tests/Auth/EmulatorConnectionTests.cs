@@ -88,6 +88,23 @@ namespace CalendarWatch.Tests.Auth
             Assert.Equal(Alice, Assert.Single(emulator.Channels).Owner);
         }
 
+        [Fact]
+        public async Task AnEmulatorThatRequiresAuthTellsATokenlessConnectionWhatToDo()
+        {
+            await using var emulator = await StartAsync(noAuth: false);
+            using var connection = CalendarConnection.ForEmulator(emulator.BaseUri);
+
+            var error = await Assert.ThrowsAsync<CalendarWatchException>(() => new CalendarApiClient(connection).WatchAsync(Watch(null)));
+
+            Assert.Equal("CalendarWatch.EmulatorRequiresAuth", error.ErrorId);
+            Assert.Equal(FailureKind.AuthenticationError, error.Kind);
+            Assert.Equal("primary", error.CalendarId);
+            Assert.Contains("--no-auth", error.Message);
+            Assert.Contains("-KeyFile", error.Message);
+            Assert.Contains(emulator.TokenUri.AbsoluteUri, error.Message);
+            Assert.Empty(emulator.Channels);
+        }
+
         private static Task<CalendarEmulator> StartAsync(bool noAuth) =>
             CalendarEmulator.StartAsync(new EmulatorOptions { NoAuth = noAuth, AllowHttp = true, DeliveryMaxAttempts = 1 });
 
