@@ -272,3 +272,19 @@ Describe '-Connection and -NoStore for two identities' {
             Should -Throw -ErrorId 'ParameterArgumentTransformationError*'
     }
 }
+
+Describe 'Connect-CalendarWatch -Emulator against the emulator with auth' {
+    It 'says that the emulator requires auth and how to connect' {
+        Connect-CalendarWatch -Emulator $script:emulator.BaseUri
+
+        $channels = @(New-CalendarEventWatch -CalendarId 'primary' -Address $script:address -ErrorVariable failures -ErrorAction SilentlyContinue)
+
+        $channels.Count | Should -Be 0
+        $failures.Count | Should -Be 1
+        $failures[0].FullyQualifiedErrorId | Should -BeLike 'CalendarWatch.EmulatorRequiresAuth,*'
+        $failures[0].CategoryInfo.Category | Should -Be 'AuthenticationError'
+        $failures[0].TargetObject | Should -Be 'primary'
+        $failures[0].Exception.Message | Should -Match '--no-auth'
+        $failures[0].Exception.Message | Should -Match ([regex]::Escape($script:tokenUri.AbsoluteUri))
+    }
+}

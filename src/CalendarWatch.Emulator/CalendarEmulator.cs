@@ -57,6 +57,7 @@ namespace CalendarWatch.Emulator
                 var listener = new HttpListener();
                 var baseUri = new Uri("http://127.0.0.1:" + port + "/");
                 listener.Prefixes.Add(baseUri.AbsoluteUri);
+                AnswerLocalhostToo(listener, port);
                 try
                 {
                     try
@@ -81,6 +82,25 @@ namespace CalendarWatch.Emulator
                     listener.Close(); // someone took the port between the probe and the bind: try another
                 }
             }
+        }
+
+        /// <summary>
+        /// HttpListener serves only the host names of its prefixes: a client that says localhost:PORT (Host: localhost)
+        /// would get 404 "Not Found" (HTTP.sys: 400 "Invalid Hostname"). Serve that name too wherever it is this same
+        /// address: with HTTP.sys (Windows), which routes by host name, and with the managed listener when localhost
+        /// resolves to 127.0.0.1 first (the listener binds a prefix host's first address; ::1 would be another socket).
+        /// </summary>
+        private static void AnswerLocalhostToo(HttpListener listener, int port)
+        {
+            if (!System.Runtime.InteropServices.RuntimeInformation.IsOSPlatform(System.Runtime.InteropServices.OSPlatform.Windows))
+            {
+                IPAddress[] addresses;
+                try { addresses = Dns.GetHostAddresses("localhost"); }
+                catch (SocketException) { return; }
+                if (addresses.Length == 0 || !addresses[0].Equals(IPAddress.Loopback)) return;
+            }
+
+            listener.Prefixes.Add("http://localhost:" + port + "/");
         }
 
         /// <summary>ERROR_ACCESS_DENIED, what HTTP.sys answers for a prefix the user has no URL ACL for.</summary>

@@ -276,12 +276,13 @@ namespace CalendarWatch.Engine
         private async Task<HttpResponseMessage> SendOnceAsync(ApiMethod method, string relativePath, string json, string? subject, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
         {
             var uri = new Uri(_connection.ApiEndpoint, relativePath);
+            string? refused = null;
             for (var attempt = 0; ; attempt++)
             {
                 string? token;
                 try
                 {
-                    token = await _connection.TokenSource.GetAccessTokenAsync(subject, scopes, attempt > 0, cancellationToken).ConfigureAwait(false);
+                    token = await _connection.TokenSource.GetAccessTokenAsync(subject, scopes, refused, cancellationToken).ConfigureAwait(false);
                 }
                 catch (CalendarWatchException ex) when (ex.Kind != FailureKind.InvalidArgument)
                 {
@@ -325,7 +326,13 @@ namespace CalendarWatch.Engine
                     // (not for Google's "Unauthorized WebHook callback channel", which no token fixes).
                     if (error.StatusCode == 401 && attempt == 0 && token != null && !error.IsWebHookRefusal)
                     {
+                        refused = token;
                         continue;
+                    }
+
+                    if (error.StatusCode == 401 && token is null && _connection.Kind == ConnectionKind.Emulator)
+                    {
+                        throw Auth.AuthErrors.EmulatorRequiresAuth(_connection.ApiEndpoint, error);
                     }
 
                     throw error;

@@ -113,6 +113,22 @@ namespace CalendarWatch.Engine.Auth
             };
         }
 
+        /// <summary>
+        /// A 401 answered to an emulator connection, which sends no token: the emulator was started with auth (without
+        /// --no-auth). Says both ways out, with the emulator's own addresses.
+        /// </summary>
+        public static CalendarWatchException EmulatorRequiresAuth(Uri emulator, CalendarApiException error)
+        {
+            if (emulator is null) throw new ArgumentNullException(nameof(emulator));
+            if (error is null) throw new ArgumentNullException(nameof(error));
+            var root = emulator.AbsoluteUri;
+            return new CalendarWatchException("CalendarWatch.EmulatorRequiresAuth", FailureKind.AuthenticationError,
+                $"The emulator at {root} requires auth (HTTP {error.StatusCode}): it was started without --no-auth, and an emulator connection " +
+                $"(Connect-CalendarWatch -Emulator, or {CalendarConnection.EmulatorHostVariable}) sends no token. Either restart the emulator with --no-auth, " +
+                $"or register a service account with it ({root}emulator/v1/serviceAccounts) and connect with Connect-CalendarWatch -KeyFile <its key, whose token_uri is {root}token> -ApiEndpoint {root}. " +
+                $"(Emulator: {error.ApiMessage})", error);
+        }
+
         private static string GoogleSaid(TokenResponseException error)
         {
             var description = error.Error?.ErrorDescription;

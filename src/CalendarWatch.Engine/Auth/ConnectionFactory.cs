@@ -93,15 +93,23 @@ namespace CalendarWatch.Engine.Auth
 
         private static GoogleCredential LoadAdcFile(string path, string what)
         {
-            string json;
+            string? json;
+            CredentialFileProblem? problem;
             try
             {
-                json = File.ReadAllText(path);
+                // A regular file of at most 64 KiB: a directory, FIFO, device or socket is named, never opened.
+                json = CredentialFile.TryRead(path, out problem);
             }
-            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException || ex is ArgumentException || ex is NotSupportedException)
+            catch (Exception ex) when (ex is ArgumentException || ex is NotSupportedException || ex is PathTooLongException)
+            {
+                json = null;
+                problem = new CredentialFileProblem("CalendarWatch.KeyFileNotFound", FailureKind.InvalidArgument, $"is not a valid path ({ex.Message}).");
+            }
+
+            if (json is null)
             {
                 throw new CalendarWatchException("CalendarWatch.NoApplicationDefaultCredentials", FailureKind.AuthenticationError,
-                    $"Application Default Credentials: {what}, '{path}', cannot be read ({ex.GetType().Name}: {ex.Message}). Fix or unset {CredentialsVariable}, or run 'gcloud auth application-default login'.");
+                    $"Application Default Credentials: {what}, '{path}', {problem!.Text} Fix or unset {CredentialsVariable}, or run 'gcloud auth application-default login'.");
             }
 
             string? type = null;
@@ -163,7 +171,7 @@ namespace CalendarWatch.Engine.Auth
             var defaultSubject = GoogleTokenSource.NormalizeSubject(subject);
             var scopeOverride = NormalizeScopeOverride(scopes);
             var tokenSource = CreateTokenSource(credential);
-            if (defaultSubject != null && !(credential.UnderlyingCredential is ServiceAccountCredential))
+            if (defaultSubject != null && !tokenSource.SupportsSubject)
             {
                 throw new CalendarWatchException("CalendarWatch.SubjectNotSupported", FailureKind.InvalidArgument,
                     $"-Subject '{defaultSubject}' needs a service account with domain-wide delegation, but these credentials are {tokenSource.Account ?? "not a service account"}. Leave -Subject out, or connect with -KeyFile.")
@@ -252,20 +260,22 @@ namespace CalendarWatch.Engine.Auth
             return apiEndpoint;
         }
 
-        /// <summary>Scopes given on Connect: completed, distinct, sorted; null or empty = narrowest per method.</summary>
+        /// <summary>
+        /// Scopes given on Connect (-Scope): each value one Calendar scope, a full URL or a short name such as
+        /// <c>calendar.readonly</c>; returned completed, distinct and sorted. Null or empty = narrowest per method.
+        /// A value that is not a Calendar scope (a misspelling, another API's scope, several scopes in one value) is
+        /// <c>CalendarWatch.InvalidScope</c>, naming it as given and the closest Calendar scope.
+        /// </summary>
         public static IReadOnlyList<string>? NormalizeScopeOverride(IReadOnlyList<string>? scopes)
         {
-            var normalized = ScopeList.Normalize(scopes);
-            foreach (var scope in normalized)
+            if (scopes is null || scopes.Count == 0) return null;
+            var complete = new List<string>(scopes.Count);
+            foreach (var scope in scopes)
             {
-                if (!Uri.TryCreate(scope, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttps || scope.Any(char.IsWhiteSpace))
-                {
-                    throw new CalendarWatchException("CalendarWatch.InvalidScope", FailureKind.InvalidArgument,
-                        $"The scope '{scope}' is not an OAuth scope URL. Give e.g. {Scopes.EventsReadonly} or the short form calendar.events.readonly.");
-                }
+                complete.Add(ScopeInput.Validate(scope));
             }
 
-            return normalized.Count == 0 ? null : normalized;
+            return ScopeList.Normalize(complete);
         }
     }
 }

@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.Linq;
 using System.Net.Http;
 using System.Threading;
@@ -16,20 +15,17 @@ namespace CalendarWatch.Engine.Auth
     /// once (a <see cref="Lazy{T}"/> in a <see cref="ConcurrentDictionary{TKey,TValue}"/>); Google.Apis.Auth caches its
     /// token, refreshes it before expiry by its own clock and shares one in-flight fetch between concurrent callers.
     /// <para>
-    /// <c>forceRefresh</c> (the API answered 401) replaces that key's credential object, so the next token is fetched
-    /// anew. Forced refreshes that arrive together (a burst of 401s for one expired token) share the replacement: a
-    /// replacement made by a forced refresh less than <see cref="ForcedRefreshCoalescing"/> ago is reused. (The
-    /// interface does not say which token was refused, so time is the tie-breaker; a token refused within seconds of
-    /// being issued is revoked, and a second refresh would not help.)
+    /// A refused token (the API answered 401) replaces that key's credential object, so the next token is fetched
+    /// anew — unless the key's credential has already moved past that token: refusals that arrive together (a burst
+    /// of 401s for one expired token) share one replacement and one fetch. Each entry remembers the last token it
+    /// handed out, so a replacement's own token, refused in turn (a key deleted right after a refresh), replaces it
+    /// again and asks the token endpoint, which then says why (invalid_grant).
     /// </para>
     /// Never exposes a token, a refresh token or a key through <see cref="Account"/>, <see cref="ToString"/> or an
     /// exception message.
     /// </summary>
     public sealed class GoogleTokenSource : IAccessTokenSource
     {
-        /// <summary>How long a credential made by a forced refresh serves other forced refreshes of the same key.</summary>
-        public static readonly TimeSpan ForcedRefreshCoalescing = TimeSpan.FromSeconds(10);
-
         private readonly Func<string?, IReadOnlyList<string>, ITokenAccess> _createCredential;
         private readonly ConcurrentDictionary<string, Entry> _entries = new ConcurrentDictionary<string, Entry>(StringComparer.Ordinal);
         private readonly string _description;
@@ -38,7 +34,7 @@ namespace CalendarWatch.Engine.Auth
 
         /// <summary>
         /// A token source over any Google.Apis.Auth credential: <paramref name="createCredential"/> makes the
-        /// credential for one (subject, normalized scopes) key; it is called once per key (and again after a forced refresh).
+        /// credential for one (subject, normalized scopes) key; it is called once per key (and again after a refused token).
         /// </summary>
         /// <param name="account">The identity shown to people (an email, "user credentials"); never a secret.</param>
         /// <param name="clientId">The OAuth client ID, named in unauthorized_client messages.</param>
@@ -55,7 +51,9 @@ namespace CalendarWatch.Engine.Auth
 
         public string? Account { get; }
 
-        public async Task<string?> GetAccessTokenAsync(string? subject, IReadOnlyList<string> scopes, bool forceRefresh, CancellationToken cancellationToken)
+        public bool SupportsSubject => _supportsSubject;
+
+        public async Task<string?> GetAccessTokenAsync(string? subject, IReadOnlyList<string> scopes, string? refusedToken, CancellationToken cancellationToken)
         {
             subject = NormalizeSubject(subject);
             var scopeSet = ScopeList.AsNormalized(scopes);
@@ -72,7 +70,7 @@ namespace CalendarWatch.Engine.Auth
             }
 
             var key = (subject ?? string.Empty) + "\n" + string.Join(" ", scopeSet);
-            var entry = forceRefresh ? Replace(key, subject, scopeSet) : _entries.TryGetValue(key, out var cached) ? cached : Add(key, subject, scopeSet);
+            var entry = refusedToken != null ? AfterRefusal(key, subject, scopeSet, refusedToken) : _entries.TryGetValue(key, out var cached) ? cached : Add(key, subject, scopeSet);
 
             try
             {
@@ -85,6 +83,7 @@ namespace CalendarWatch.Engine.Auth
                     { Subject = subject };
                 }
 
+                entry.LastToken = token;
                 return token;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -107,18 +106,24 @@ namespace CalendarWatch.Engine.Auth
 
         // Apart from the lookup above, so the lambda's closure is allocated only when a key is new, not on every call.
         private Entry Add(string key, string? subject, IReadOnlyList<string> scopeSet) =>
-            _entries.GetOrAdd(key, _ => NewEntry(subject, scopeSet, replaced: null, forced: false));
+            _entries.GetOrAdd(key, _ => NewEntry(subject, scopeSet, replaced: null));
 
-        private Entry Replace(string key, string? subject, IReadOnlyList<string> scopeSet)
+        /// <summary>
+        /// The entry to use after the API refused <paramref name="refused"/>: a new one, so that the token endpoint is
+        /// asked — unless the key's entry no longer hands out that token (another call refused it first and replaced
+        /// the entry, or the library refreshed it), in which case that entry serves.
+        /// </summary>
+        private Entry AfterRefusal(string key, string? subject, IReadOnlyList<string> scopeSet, string refused)
         {
             while (true)
             {
-                if (_entries.TryGetValue(key, out var current) && current.Forced && current.Age < ForcedRefreshCoalescing)
+                _entries.TryGetValue(key, out var current);
+                if (current != null && !string.Equals(current.LastToken, refused, StringComparison.Ordinal))
                 {
                     return current;
                 }
 
-                var replacement = NewEntry(subject, scopeSet, replaced: current, forced: true);
+                var replacement = NewEntry(subject, scopeSet, replaced: current);
                 if (current is null ? _entries.TryAdd(key, replacement) : _entries.TryUpdate(key, replacement, current))
                 {
                     return replacement;
@@ -126,8 +131,8 @@ namespace CalendarWatch.Engine.Auth
             }
         }
 
-        private Entry NewEntry(string? subject, IReadOnlyList<string> scopeSet, Entry? replaced, bool forced) =>
-            new Entry(new Lazy<Task<ITokenAccess>>(() => CreateAsync(subject, scopeSet, replaced), LazyThreadSafetyMode.ExecutionAndPublication), forced);
+        private Entry NewEntry(string? subject, IReadOnlyList<string> scopeSet, Entry? replaced) =>
+            new Entry(new Lazy<Task<ITokenAccess>>(() => CreateAsync(subject, scopeSet, replaced), LazyThreadSafetyMode.ExecutionAndPublication));
 
         private async Task<ITokenAccess> CreateAsync(string? subject, IReadOnlyList<string> scopeSet, Entry? replaced)
         {
@@ -186,20 +191,21 @@ namespace CalendarWatch.Engine.Auth
 
         private sealed class Entry
         {
-            private readonly Stopwatch _age = Stopwatch.StartNew();
+            private string? _lastToken;
 
-            public Entry(Lazy<Task<ITokenAccess>> credential, bool forced)
+            public Entry(Lazy<Task<ITokenAccess>> credential)
             {
                 Credential = credential;
-                Forced = forced;
             }
 
             public Lazy<Task<ITokenAccess>> Credential { get; }
 
-            /// <summary>Made by a forced refresh (after a 401).</summary>
-            public bool Forced { get; }
-
-            public TimeSpan Age => _age.Elapsed;
+            /// <summary>The token this entry handed out last: a refusal of any other token is not news to it.</summary>
+            public string? LastToken
+            {
+                get => Volatile.Read(ref _lastToken);
+                set => Volatile.Write(ref _lastToken, value);
+            }
         }
     }
 

@@ -70,21 +70,13 @@ namespace CalendarWatch.Engine.Auth
                     $"The key file path '{keyFilePath}' is not a valid path ({ex.Message}).");
             }
 
-            if (!File.Exists(fullPath))
+            // A regular file of at most 64 KiB: a directory, FIFO, device or socket is named, never opened.
+            var json = CredentialFile.TryRead(fullPath, out var problem);
+            if (json is null)
             {
-                throw new CalendarWatchException("CalendarWatch.KeyFileNotFound", FailureKind.ObjectNotFound,
-                    $"The key file '{fullPath}' does not exist. Give the path of the service account's JSON key (Cloud console: IAM & Admin > Service accounts > Keys > Add key > JSON).");
-            }
-
-            string json;
-            try
-            {
-                json = File.ReadAllText(fullPath, Encoding.UTF8);
-            }
-            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException || ex is System.Security.SecurityException)
-            {
-                throw new CalendarWatchException("CalendarWatch.KeyFileUnreadable", FailureKind.PermissionDenied,
-                    $"The key file '{fullPath}' cannot be read ({ex.GetType().Name}: {ex.Message}). Check that it exists and that this account may read it.");
+                var advice = problem!.ErrorId == "CalendarWatch.KeyFileUnreadable" ? string.Empty
+                    : " Give the path of the service account's JSON key file (Cloud console: IAM & Admin > Service accounts > Keys > Add key > JSON).";
+                throw new CalendarWatchException(problem.ErrorId, problem.Kind, $"The key file '{fullPath}' {problem.Text}{advice}");
             }
 
             return Parse(json, fullPath);

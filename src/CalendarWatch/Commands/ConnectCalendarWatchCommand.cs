@@ -43,13 +43,13 @@ namespace CalendarWatch.Commands
         [ValidateNotNull]
         public Uri? ApiEndpoint { get; set; }
 
-        [Parameter(ParameterSetName = AccessTokenSet, HelpMessage = "The OAuth scopes every call asks for (full URLs or short names such as calendar.readonly). Default: the narrowest scope per method.")]
-        [Parameter(ParameterSetName = KeyFileSet, HelpMessage = "The OAuth scopes every call asks for (full URLs or short names such as calendar.readonly). Default: the narrowest scope per method.")]
-        [Parameter(ParameterSetName = ApplicationDefaultSet, HelpMessage = "The OAuth scopes every call asks for (full URLs or short names such as calendar.readonly). Default: the narrowest scope per method.")]
+        [Parameter(ParameterSetName = AccessTokenSet, HelpMessage = "The Google Calendar scopes every call asks for, one per value (full URLs or short names such as calendar.readonly). Default: the narrowest scope per method.")]
+        [Parameter(ParameterSetName = KeyFileSet, HelpMessage = "The Google Calendar scopes every call asks for, one per value (full URLs or short names such as calendar.readonly). Default: the narrowest scope per method.")]
+        [Parameter(ParameterSetName = ApplicationDefaultSet, HelpMessage = "The Google Calendar scopes every call asks for, one per value (full URLs or short names such as calendar.readonly). Default: the narrowest scope per method.")]
         [ValidateNotNullOrEmpty]
         public string[]? Scope { get; set; }
 
-        [Parameter(Mandatory = true, ParameterSetName = EmulatorSet, HelpMessage = "The local CalendarWatch emulator, as a URL (http://127.0.0.1:8085/) or host:port.")]
+        [Parameter(Mandatory = true, ParameterSetName = EmulatorSet, HelpMessage = "The local CalendarWatch emulator started with --no-auth, as a URL (http://127.0.0.1:8085/) or host:port.")]
         [ValidateNotNull]
         public Uri? Emulator { get; set; }
 

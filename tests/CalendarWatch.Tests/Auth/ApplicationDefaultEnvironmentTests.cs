@@ -68,5 +68,48 @@ namespace CalendarWatch.Tests.Auth
                 Environment.SetEnvironmentVariable(Variable, previous);
             }
         }
+
+        [Fact]
+        public void AnApplicationDefaultPathThatIsADirectoryIsNamedAsADirectory()
+        {
+            var previous = Environment.GetEnvironmentVariable(Variable);
+            var directory = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "cw-adc-" + Guid.NewGuid().ToString("N"));
+            System.IO.Directory.CreateDirectory(directory);
+            try
+            {
+                Environment.SetEnvironmentVariable(Variable, directory);
+                var error = Assert.Throws<CalendarWatchException>(() => ConnectionFactory.ConnectApplicationDefault(null, null, null));
+                Assert.Equal("CalendarWatch.NoApplicationDefaultCredentials", error.ErrorId);
+                Assert.Contains($"'{directory}', is a directory", error.Message);
+                Assert.Contains("GOOGLE_APPLICATION_CREDENTIALS", error.Message);
+            }
+            finally
+            {
+                Environment.SetEnvironmentVariable(Variable, previous);
+                System.IO.Directory.Delete(directory);
+            }
+        }
+
+        [UnixFact]
+        public async Task AnApplicationDefaultPathThatIsAFifoIsRefusedWithoutOpeningIt()
+        {
+            var previous = Environment.GetEnvironmentVariable(Variable);
+            var directory = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "cw-adc-" + Guid.NewGuid().ToString("N"));
+            System.IO.Directory.CreateDirectory(directory);
+            var fifo = System.IO.Path.Combine(directory, "credentials.json");
+            KeyFileTypeTests.Run("mkfifo", fifo);
+            try
+            {
+                Environment.SetEnvironmentVariable(Variable, fifo);
+                var error = await KeyFileTypeTests.LoadWithin(fifo, TimeSpan.FromSeconds(30), _ => ConnectionFactory.ConnectApplicationDefault(null, null, null));
+                Assert.Equal("CalendarWatch.NoApplicationDefaultCredentials", error.ErrorId);
+                Assert.Contains($"'{fifo}', is a named pipe (FIFO)", error.Message);
+            }
+            finally
+            {
+                Environment.SetEnvironmentVariable(Variable, previous);
+                System.IO.Directory.Delete(directory, recursive: true);
+            }
+        }
     }
 }

@@ -155,7 +155,7 @@ namespace CalendarWatch.Tests.Auth
         {
             using var account = new TestServiceAccount("http://127.0.0.1:9/token");
             using var connection = ConnectionFactory.ConnectServiceAccount(account.WriteKeyFile(), null, null, new Uri("http://127.0.0.1:9/"));
-            var error = await Assert.ThrowsAsync<CalendarWatchException>(() => connection.TokenSource.GetAccessTokenAsync("not-an-email", ApiMethod.EventsWatch.Narrowest, false, default));
+            var error = await Assert.ThrowsAsync<CalendarWatchException>(() => connection.TokenSource.GetAccessTokenAsync("not-an-email", ApiMethod.EventsWatch.Narrowest, null, default));
             Assert.Equal("CalendarWatch.InvalidSubject", error.ErrorId);
         }
 

@@ -136,6 +136,35 @@ namespace CalendarWatch.Tests.Auth
         }
 
         [Fact]
+        public async Task AKeyRevokedRightAfterAForcedRefreshIsAnInvalidGrantFromTheTokenEndpoint()
+        {
+            Register(new[] { Alice }, null);
+            using var connection = Connect(Alice);
+            var client = new CalendarApiClient(connection);
+            await client.WatchAsync(Watch(null));
+            // The first token expires on the API's clock: a 401, one forced refresh, a second token.
+            _emulator.AdvanceClock(TimeSpan.FromSeconds(3700));
+            await client.WatchAsync(Watch(null));
+            Assert.Equal(2, TokenRequests(Alice));
+
+            // Seconds later the key is deleted: the emulator forgets every token it issued and knows the account by
+            // another key only. The second token is refused too; the refresh must ask the token endpoint, not reuse it.
+            _emulator.Reset();
+            using var newKey = new TestServiceAccount(_emulator.TokenUri.AbsoluteUri);
+            _emulator.RegisterServiceAccount(_account.ClientEmail, newKey.PublicKeyPem, new[] { Alice }, null, _account.ClientId);
+
+            var error = await Assert.ThrowsAsync<CalendarWatchException>(() => client.WatchAsync(Watch(null)));
+
+            Assert.Equal("CalendarWatch.InvalidGrant", error.ErrorId);
+            Assert.Equal(FailureKind.AuthenticationError, error.Kind);
+            Assert.Contains("revoked or deleted", error.Message);
+            Assert.Contains("Invalid JWT Signature", error.Message);
+            Assert.Equal(1, _emulator.Stats.TokenRequestsByClient[_account.ClientId]);
+            Assert.Equal(1, _emulator.Stats.RequestsByMethod["calendar.events.watch"]);
+            Assert.Empty(_emulator.Channels);
+        }
+
+        [Fact]
         public async Task WithTheLibraryOnTheEmulatorClockAnExpiredTokenIsRefreshedBeforeTheCallWithout401()
         {
             Register(new[] { Alice }, null);
@@ -258,7 +287,7 @@ namespace CalendarWatch.Tests.Auth
             using var connection = Connect(Alice);
             var client = new CalendarApiClient(connection);
             var channel = await client.WatchAsync(Watch(null));
-            var accessToken = await connection.TokenSource.GetAccessTokenAsync(Alice, new[] { Scopes.EventsReadonly }, false, default);
+            var accessToken = await connection.TokenSource.GetAccessTokenAsync(Alice, new[] { Scopes.EventsReadonly }, null, default);
             Assert.False(string.IsNullOrEmpty(accessToken));
 
             var texts = new List<string>
@@ -285,7 +314,7 @@ namespace CalendarWatch.Tests.Auth
             // The 401 path: the expired token itself must not be echoed anywhere.
             _emulator.AdvanceClock(TimeSpan.FromSeconds(3700));
             await client.WatchAsync(Watch(null));
-            var refreshed = await connection.TokenSource.GetAccessTokenAsync(Alice, new[] { Scopes.EventsReadonly }, false, default);
+            var refreshed = await connection.TokenSource.GetAccessTokenAsync(Alice, new[] { Scopes.EventsReadonly }, null, default);
             Assert.NotEqual(accessToken, refreshed);
 
             foreach (var text in texts)
