@@ -30,6 +30,9 @@ namespace CalendarWatch.Engine.Store
         /// <summary>SQLITE_CONSTRAINT_PRIMARYKEY: the channel id is taken.</summary>
         private const int SqliteConstraintPrimaryKey = 1555;
 
+        /// <summary>Native connections (pooled, reused) whose busy_timeout and synchronous pragmas are set.</summary>
+        private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<SQLitePCL.sqlite3, string> Configured = new System.Runtime.CompilerServices.ConditionalWeakTable<SQLitePCL.sqlite3, string>();
+
         private readonly string _connectionString;
         private readonly string _pragmas;
         private readonly TimeProvider _clock;
@@ -414,9 +417,19 @@ namespace CalendarWatch.Engine.Store
             try
             {
                 connection.Open();
-                using var command = connection.CreateCommand();
-                command.CommandText = _pragmas;
-                command.ExecuteNonQuery();
+
+                // A pooled connection keeps its native handle, and the handle keeps its pragmas: set them once per
+                // handle (again if a store with other options on the same file used it last).
+                var handle = connection.Handle!;
+                if (!Configured.TryGetValue(handle, out var set) || !string.Equals(set, _pragmas, StringComparison.Ordinal))
+                {
+                    using var command = connection.CreateCommand();
+                    command.CommandText = _pragmas;
+                    command.ExecuteNonQuery();
+                    Configured.Remove(handle);
+                    Configured.Add(handle, _pragmas);
+                }
+
                 return connection;
             }
             catch
@@ -510,7 +523,7 @@ namespace CalendarWatch.Engine.Store
                 ChannelId = reader.GetString(0),
                 State = stored == ChannelState.Active && expiration is DateTimeOffset at && at <= now ? ChannelState.Expired : stored,
                 CalendarId = reader.GetString(2),
-                Resource = (WatchResource)Enum.Parse(typeof(WatchResource), reader.GetString(3)),
+                Resource = ParseResource(reader.GetString(3)),
                 Address = reader.GetString(4),
                 Token = reader.IsDBNull(5) ? null : reader.GetString(5),
                 EventTypes = reader.GetString(6),
@@ -538,6 +551,15 @@ namespace CalendarWatch.Engine.Store
             "Stopped" => ChannelState.Stopped,
             "Replaced" => ChannelState.Replaced,
             _ => throw new CalendarWatchException("CalendarWatch.StoreUnreadable", FailureKind.InvalidResult, $"The channel record holds an unknown state '{text}'."),
+        };
+
+        private static WatchResource ParseResource(string text) => text switch
+        {
+            "Events" => WatchResource.Events,
+            "Acl" => WatchResource.Acl,
+            "CalendarList" => WatchResource.CalendarList,
+            "Settings" => WatchResource.Settings,
+            _ => throw new CalendarWatchException("CalendarWatch.StoreUnreadable", FailureKind.InvalidResult, $"The channel record holds an unknown resource '{text}'."),
         };
 
         /// <summary>SQL for "state is one of <paramref name="states"/>", with Active and Expired split at $now.</summary>

@@ -105,6 +105,31 @@ namespace CalendarWatch.Tests.Store
         }
 
         [Fact]
+        public void EveryConnectionWaitsForOtherWritersAndSyncsAsAsked()
+        {
+            using var folder = new StoreFolder();
+            var path = folder.File();
+            using var normal = ChannelStore.Open(path, new ChannelStoreOptions { BusyTimeout = TimeSpan.FromSeconds(7) });
+            using var full = ChannelStore.Open(path, new ChannelStoreOptions { BusyTimeout = TimeSpan.FromSeconds(7), Durability = ChannelStoreDurability.SystemCrash });
+
+            // Both stores share one pool (same file, same timeout): a reused connection must carry its own store's settings.
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.Equal(1L, Pragma(normal, "synchronous"));
+                Assert.Equal(2L, Pragma(full, "synchronous"));
+                Assert.Equal(7000L, Pragma(normal, "busy_timeout"));
+                Assert.Equal("wal", Pragma(full, "journal_mode"));
+            }
+        }
+
+        private static object? Pragma(ChannelStore store, string name) => store.Run(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA " + name + ";";
+            return command.ExecuteScalar();
+        });
+
+        [Fact]
         public void TheBundledSqliteIsInUse()
         {
             // RETURNING (3.35) and the bundled library, not the OS's.
