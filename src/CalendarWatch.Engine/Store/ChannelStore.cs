@@ -131,7 +131,7 @@ namespace CalendarWatch.Engine.Store
             {
                 using var command = connection.CreateCommand();
                 command.CommandText = "INSERT INTO channels (channel_id, state, calendar_id, resource, address, token, event_types, account, subject, ttl_seconds, expires_at, created_at, updated_at, replaces) " +
-                                      "VALUES ($id, 'Pending', $calendar, $resource, $address, $token, $eventTypes, $account, $subject, $ttl, $expiresAt, $now, $now, $replaces);";
+                                      "VALUES ($id, 'Pending', $calendar, $resource, $address, $token, $eventTypes, $account, $subject, $ttl, $expiresAt, $now, $now, $replaces) RETURNING " + Columns + ";";
                 Bind(command, "$id", record.ChannelId);
                 Bind(command, "$calendar", record.CalendarId);
                 Bind(command, "$resource", record.Resource.ToString());
@@ -146,7 +146,8 @@ namespace CalendarWatch.Engine.Store
                 Bind(command, "$replaces", record.Replaces);
                 try
                 {
-                    command.ExecuteNonQuery();
+                    // As stored (times in whole milliseconds), so that what the caller holds equals what Get returns.
+                    return ReadSingle(command, now)!;
                 }
                 catch (SqliteException ex) when (ex.SqliteExtendedErrorCode == SqliteConstraintPrimaryKey)
                 {
@@ -162,8 +163,6 @@ namespace CalendarWatch.Engine.Store
                         Subject = record.Subject,
                     };
                 }
-
-                return record;
             });
         }
 

@@ -50,11 +50,15 @@ namespace CalendarWatch.Engine.Store
         };
 
         /// <summary>
-        /// Brings the file to <see cref="Version"/> in one IMMEDIATE transaction (so two processes opening a new file
-        /// at once migrate it once), after switching it to WAL. Throws for a newer or a foreign file.
+        /// Switches the file to WAL and brings it to <see cref="Version"/>. A file already there is only read (no write
+        /// lock, so many processes can open it at once); otherwise the check is repeated and the migrations run inside
+        /// one IMMEDIATE transaction, so two processes opening a new file at once migrate it once. Throws for a newer
+        /// or a foreign file, and leaves it as it is.
         /// </summary>
         public static void Migrate(SqliteConnection connection, string path)
         {
+            // Read first: a newer or a foreign file is refused before anything in it changes.
+            var current = Check(connection, null, path);
             using (var wal = connection.CreateCommand())
             {
                 // Persistent in the file; a no-op once set. Cannot run inside a transaction.
@@ -62,31 +66,13 @@ namespace CalendarWatch.Engine.Store
                 wal.ExecuteScalar();
             }
 
-            using var transaction = connection.BeginTransaction(deferred: false);
-            var applicationId = Scalar(connection, transaction, "PRAGMA application_id;");
-            var version = Scalar(connection, transaction, "PRAGMA user_version;");
-            if (applicationId != 0 && applicationId != ApplicationId)
-            {
-                throw Foreign(path, $"its application_id is 0x{applicationId:x8}");
-            }
-
-            if (version > Version)
-            {
-                throw new CalendarWatchException("CalendarWatch.StoreSchemaTooNew", FailureKind.NotSupported,
-                    $"The channel record {path} has schema version {version}, written by a newer CalendarWatch; this one knows versions up to {Version}. " +
-                    "Update the module (Update-PSResource CalendarWatch), or point CALENDARWATCH_STORE at another file. The file was left as it is.");
-            }
-
-            if (version == 0 && applicationId == 0 && Scalar(connection, transaction, "SELECT count(*) FROM sqlite_master;") > 0)
-            {
-                throw Foreign(path, "it holds tables but no CalendarWatch schema");
-            }
-
-            if (version == Version && applicationId == ApplicationId)
+            if (current == Version)
             {
                 return;
             }
 
+            using var transaction = connection.BeginTransaction(deferred: false);
+            var version = Check(connection, transaction, path);
             for (var next = version; next < Version; next++)
             {
                 Execute(connection, transaction, Migrations[next]);
@@ -96,7 +82,37 @@ namespace CalendarWatch.Engine.Store
             transaction.Commit();
         }
 
-        private static long Scalar(SqliteConnection connection, SqliteTransaction transaction, string sql)
+        /// <summary>The file's schema version, after refusing a newer or a foreign file.</summary>
+        private static long Check(SqliteConnection connection, SqliteTransaction? transaction, string path)
+        {
+            var applicationId = Scalar(connection, transaction, "PRAGMA application_id;");
+            var version = Scalar(connection, transaction, "PRAGMA user_version;");
+            if (applicationId != 0 && applicationId != ApplicationId)
+            {
+                throw Foreign(path, $"its application_id is 0x{applicationId:x8}");
+            }
+
+            if (applicationId == 0 && version != 0)
+            {
+                throw Foreign(path, $"its user_version is {version} but it bears no CalendarWatch mark");
+            }
+
+            if (version > Version)
+            {
+                throw new CalendarWatchException("CalendarWatch.StoreSchemaTooNew", FailureKind.NotSupported,
+                    $"The channel record {path} has schema version {version}, written by a newer CalendarWatch; this one knows versions up to {Version}. " +
+                    "Update the module (Update-PSResource CalendarWatch), or point CALENDARWATCH_STORE at another file. The file was left as it is.");
+            }
+
+            if (version == 0 && Scalar(connection, transaction, "SELECT count(*) FROM sqlite_master;") > 0)
+            {
+                throw Foreign(path, "it holds tables but no CalendarWatch schema");
+            }
+
+            return version;
+        }
+
+        private static long Scalar(SqliteConnection connection, SqliteTransaction? transaction, string sql)
         {
             using var command = connection.CreateCommand();
             command.Transaction = transaction;

@@ -80,6 +80,37 @@ namespace CalendarWatch.Tests.Store
         }
 
         [Fact]
+        public void AFileMarkedWithAVersionButNotAsCalendarWatchsIsRefused()
+        {
+            using var folder = new StoreFolder();
+            var path = folder.File("versioned.db");
+            StoreData.RawScalar(path, "PRAGMA user_version = 3;");
+
+            var error = Assert.Throws<CalendarWatchException>(() => ChannelStore.Open(path));
+            Assert.Equal("CalendarWatch.StoreNotRecognized", error.ErrorId);
+            Assert.Equal(3L, StoreData.RawScalar(path, "PRAGMA user_version;"));
+        }
+
+        [Fact]
+        public void OpenersOfANewFileAtOnceMigrateItOnce()
+        {
+            using var folder = new StoreFolder();
+            var path = folder.File();
+            var stores = new ChannelStore[8];
+            System.Threading.Tasks.Parallel.For(0, stores.Length, i => stores[i] = ChannelStore.Open(path));
+            try
+            {
+                for (var i = 0; i < stores.Length; i++) stores[i].RecordPending(StoreData.Request("c" + i), null, null);
+                Assert.Equal(8L, StoreData.RawScalar(path, "SELECT count(*) FROM channels;"));
+                Assert.Equal(1L, StoreData.RawScalar(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table';"));
+            }
+            finally
+            {
+                foreach (var store in stores) store?.Dispose();
+            }
+        }
+
+        [Fact]
         public void AnotherApplicationsDatabaseIsRefusedAndLeftAsItIs()
         {
             using var folder = new StoreFolder();
@@ -89,6 +120,7 @@ namespace CalendarWatch.Tests.Store
             var error = Assert.Throws<CalendarWatchException>(() => ChannelStore.Open(path));
             Assert.Equal("CalendarWatch.StoreNotRecognized", error.ErrorId);
             Assert.Equal(0L, StoreData.RawScalar(path, "PRAGMA user_version;"));
+            Assert.Equal("delete", StoreData.RawScalar(path, "PRAGMA journal_mode;"));
             Assert.Equal(0L, StoreData.RawScalar(path, "SELECT count(*) FROM sqlite_master WHERE name = 'channels';"));
         }
 

@@ -55,6 +55,19 @@ namespace CalendarWatch.Tests.Store
         }
 
         [Fact]
+        public void WhatRecordPendingReturnsIsWhatGetReads()
+        {
+            _clock.Now = StoreData.Start.AddTicks(1234567);
+            var request = StoreData.Request("ms");
+            request.ExpiresAt = StoreData.Start.AddDays(3).AddTicks(98765);
+            var written = _store.RecordPending(request, null, null);
+            var read = _store.Get("ms")!;
+            Assert.Equal(read.CreatedAt, written.CreatedAt);
+            Assert.Equal(read.ExpiresAt, written.ExpiresAt);
+            Assert.Equal(StoreData.Start.AddMilliseconds(123), written.CreatedAt);
+        }
+
+        [Fact]
         public void TheGivenSubjectWinsOverTheRequestsAndOwnCalendarsAreMe()
         {
             _store.RecordPending(StoreData.Request("s1", subject: "request@example.com"), null, "effective@example.com");
