@@ -27,9 +27,18 @@ namespace CalendarWatch.Benchmarks
 
         public int QuotaWindowMs { get; set; } = 1000;
 
+        /// <summary>Rows in the channel record that is listed and filtered.</summary>
+        public int StoreRecords { get; set; } = 100_000;
+
+        /// <summary>Pending + Active pairs written to time one channel's recording.</summary>
+        public int StoreWrites { get; set; } = 1000;
+
         public string? EmulatorPath { get; set; }
 
         public bool Smoke { get; set; }
+
+        /// <summary>Only the channel record's figures (no emulator).</summary>
+        public bool StoreOnly { get; set; }
 
         public static BenchmarkOptions Parse(IReadOnlyList<string> args)
         {
@@ -55,6 +64,9 @@ namespace CalendarWatch.Benchmarks
                     case "--quota": options.QuotaLimit = Math.Max(1, NextInt()); break;
                     case "--quota-window-ms": options.QuotaWindowMs = Math.Max(1, NextInt()); break;
                     case "--emulator": options.EmulatorPath = Next(); break;
+                    case "--store-records": options.StoreRecords = NextInt(); break;
+                    case "--store-writes": options.StoreWrites = Math.Max(1, NextInt()); break;
+                    case "--store-only": options.StoreOnly = true; break;
                     case "--smoke":
                         options.Smoke = true;
                         options.Watches = 40;
@@ -63,9 +75,11 @@ namespace CalendarWatch.Benchmarks
                         options.ThrottleLimit = 8;
                         options.QuotaLimit = 20;
                         options.QuotaWindowMs = 300;
+                        options.StoreRecords = 2000;
+                        options.StoreWrites = 50;
                         break;
                     default:
-                        throw new ArgumentException($"Unknown argument '{arg}'. Use --watches N --items N --latency-ms N --throttle N --quota N --quota-window-ms N --emulator PATH --smoke.");
+                        throw new ArgumentException($"Unknown argument '{arg}'. Use --watches N --items N --latency-ms N --throttle N --quota N --quota-window-ms N --store-records N --store-writes N --store-only --emulator PATH --smoke.");
                 }
             }
 
@@ -95,6 +109,12 @@ namespace CalendarWatch.Benchmarks
             var figures = new Figures(output);
             figures.Note($"CalendarWatch benchmark: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}{(options.Smoke ? ", smoke sizes" : string.Empty)}");
             figures.Line("processor_count", Environment.ProcessorCount, "cores");
+            if (options.StoreOnly)
+            {
+                StoreBenchmark.Run(options, figures.Line, figures.Note);
+                return 0;
+            }
+
             var dll = options.EmulatorPath ?? EmulatorProcess.DefaultDllPath();
             await using var emulator = await EmulatorProcess.StartAsync(dll, options.LatencyMs, cancellationToken).ConfigureAwait(false);
 
@@ -199,6 +219,8 @@ namespace CalendarWatch.Benchmarks
                 figures.Line("api_requests", SumRequests(stats.RootElement), "count");
             }
 
+            // 5. The channel record: a large record listed and filtered, and what recording costs each watch.
+            StoreBenchmark.Run(options, figures.Line, figures.Note);
             return 0;
         }
 

@@ -8,6 +8,12 @@ namespace CalendarWatch.Benchmarks
     {
         private static async Task<int> Main(string[] args)
         {
+            if (args.Length > 0 && args[0] == StoreWriter.Flag)
+            {
+                // Console.Out is synchronized and flushes every line: a printed id is one the store has committed.
+                return StoreWriter.Run(args, Console.Out);
+            }
+
             using var cancel = new CancellationTokenSource();
             Console.CancelKeyPress += (_, e) =>
             {

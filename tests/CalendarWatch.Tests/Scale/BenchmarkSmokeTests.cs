@@ -37,6 +37,7 @@ namespace CalendarWatch.Tests.Scale
                 "baseline_sequential_wall", "engine_t8_wall", "speedup_over_baseline", "engine_wall_over_latency_bound",
                 "quota_failures", "quota_wall", "quota_wall_over_bound", "stream_cpu_per_channel", "stream_peak_working_set",
                 "stream_managed_heap_growth", "token_requests",
+                "store_list_100k", "store_filter_100k", "store_write_per_channel", "store_write_per_channel_full_sync",
             })
             {
                 Assert.True(figures.ContainsKey(name), $"'{name}' missing from:\n{text}");
@@ -52,6 +53,14 @@ namespace CalendarWatch.Tests.Scale
             Assert.Equal(1, figures["token_requests"].Value);
             Assert.Equal("ms", figures["stream_cpu_per_channel"].Unit);
             Assert.Equal("MiB", figures["stream_peak_working_set"].Unit);
+
+            // The record at smoke size: every row listed, the renewal filter finds some, recording has a cost.
+            Assert.Equal(2000, figures["store_list_rows"].Value);
+            Assert.InRange(figures["store_filter_rows"].Value, 1, 2000 / 50);
+            Assert.Equal("s", figures["store_list_100k"].Unit);
+            Assert.Equal("s", figures["store_filter_100k"].Unit);
+            Assert.Equal("ms", figures["store_write_per_channel"].Unit);
+            Assert.True(figures["store_write_per_channel"].Value > 0);
         }
     }
 }
