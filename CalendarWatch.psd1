@@ -14,6 +14,7 @@
     CmdletsToExport      = @(
         'Connect-CalendarWatch'
         'Disconnect-CalendarWatch'
+        'Get-CalendarChannel'
         'Stop-CalendarChannel'
         'Update-CalendarChannel'
         'Get-CalendarWatchConnection'

@@ -2,6 +2,7 @@ using System;
 using System.Globalization;
 using System.Management.Automation;
 using CalendarWatch.Engine;
+using CalendarWatch.Engine.Store;
 
 namespace CalendarWatch.Commands
 {
@@ -11,7 +12,7 @@ namespace CalendarWatch.Commands
     /// ResourceId are what Google needs; the rest explains a refusal (who made it, when it expires) or lets a channel
     /// whose resourceId was lost be found again (CalendarId, Resource, Address).
     /// </summary>
-    public abstract class ChannelCommandBase<TRequest, TResult> : CalendarApiCmdlet<TRequest, TResult>
+    public abstract class ChannelCommandBase<TRequest, TResult> : RecordedApiCmdlet<TRequest, TResult>
         where TRequest : class
     {
         [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, HelpMessage = "The channel's id (the Id the watch returned; X-Goog-Channel-ID on its notifications).")]
@@ -108,6 +109,33 @@ namespace CalendarWatch.Commands
             Account = NullIfEmpty(Account),
             Expiration = ReadExpiration(),
         };
+
+        /// <summary>
+        /// The channel as bound, completed from the record where the input lacks a value (a bare -Id, or a CSV row
+        /// without ResourceId): what the record knows about it, or null when it is not recorded (or -NoRecord).
+        /// </summary>
+        protected ChannelRecord? Complete(StopChannelRequest request, ref WatchResource? resource, ref Uri? address)
+        {
+            var recorded = Store?.Get(request.ChannelId);
+            if (recorded != null)
+            {
+                if (request.ResourceId.Length == 0) request.ResourceId = recorded.ResourceId ?? string.Empty;
+                request.CalendarId ??= recorded.CalendarId == "me" ? null : recorded.CalendarId;
+                request.Subject ??= recorded.Subject;
+                request.Account ??= recorded.Account;
+                request.Expiration ??= recorded.Expiration;
+                resource ??= recorded.Resource;
+                address ??= Uri.TryCreate(recorded.Address, UriKind.Absolute, out var recordedAddress) ? recordedAddress : null;
+            }
+
+            if (request.ResourceId.Length == 0 && Store != null && resource is WatchResource known)
+            {
+                // Google's resourceId names the watched resource: another recorded channel on it knows it.
+                request.ResourceId = Store.FindResourceId(request.CalendarId ?? "me", known, request.Account, request.Subject) ?? string.Empty;
+            }
+
+            return recorded;
+        }
 
         /// <summary>The bound Address as an absolute URI, or null.</summary>
         protected Uri? ReadAddress() =>

@@ -13,7 +13,7 @@ namespace CalendarWatch.Commands
     /// <see cref="WatchRequest"/>, asks ShouldProcess and hands the request to the engine. Subclasses say what one
     /// input item is (calendar ids, or the users whose own calendar list or settings are watched).
     /// </summary>
-    public abstract class WatchCommandBase : CalendarApiCmdlet<WatchRequest, Channel>
+    public abstract class WatchCommandBase : RecordedApiCmdlet<WatchRequest, Channel>
     {
         protected const string TimeToLiveSet = "TimeToLive";
         protected const string ExpiresAtSet = "ExpiresAt";
@@ -110,11 +110,8 @@ namespace CalendarWatch.Commands
             return ShouldProcess(description, warning, "Create a push-notification channel") ? request : null;
         }
 
-        protected override Task<Channel> ExecuteAsync(CalendarApiClient client, WatchRequest request, CancellationToken cancellationToken)
-        {
-            request.SentAt = DateTimeOffset.UtcNow;
-            return client.WatchAsync(request, RetryReporter, cancellationToken);
-        }
+        protected override Task<Channel> ExecuteAsync(CalendarApiClient client, WatchRequest request, CancellationToken cancellationToken) =>
+            RecordedWatch.RunAsync(client, Store, request, RetryReporter, PostWarning, null, cancellationToken);
 
         protected override void WriteResult(WatchRequest request, Channel channel)
         {

@@ -4,18 +4,26 @@ using System.Management.Automation;
 using System.Threading;
 using System.Threading.Tasks;
 using CalendarWatch.Engine;
+using CalendarWatch.Engine.Store;
 
 namespace CalendarWatch.Commands
 {
     /// <summary>One channel to stop, and how to find its resourceId when it was lost.</summary>
     public sealed class StopItem
     {
-        internal StopItem(StopChannelRequest request, WatchResource? resource, Uri? address)
+        internal StopItem(StopChannelRequest request, WatchResource? resource, Uri? address, ChannelState? recordedState)
         {
             Request = request;
             Resource = resource;
             Address = address;
+            RecordedState = recordedState;
         }
+
+        /// <summary>The channel's state in the record before the stop; null when it is not recorded.</summary>
+        public ChannelState? RecordedState { get; }
+
+        /// <summary>Set when Google did not know a channel the record held as Pending or MayExist: it never existed, or is gone.</summary>
+        public bool NeverExisted { get; internal set; }
 
         public StopChannelRequest Request { get; }
 
@@ -52,6 +60,7 @@ namespace CalendarWatch.Commands
 
             var request = ReadStopRequest();
             var address = ReadAddress();
+            var recorded = Complete(request, ref resource, ref address);
             if (request.ResourceId.Length == 0 && (resource is null || address is null || (request.CalendarId is null && ApiMethod.Watch(resource.Value).TakesCalendarId)))
             {
                 WriteError(ErrorRecords.From(new CalendarWatchException("CalendarWatch.InvalidResourceId", FailureKind.InvalidArgument,
@@ -61,7 +70,7 @@ namespace CalendarWatch.Commands
                 yield break;
             }
 
-            var item = new StopItem(request, resource, address);
+            var item = new StopItem(request, resource, address, recorded?.State);
             yield return ShouldProcess(DescribeChannel(), "Stop the push-notification channel") ? item : null;
         }
 
@@ -76,13 +85,35 @@ namespace CalendarWatch.Commands
                 item.Probed = true;
             }
 
-            await client.StopChannelAsync(request, RetryReporter, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await client.StopChannelAsync(request, RetryReporter, cancellationToken).ConfigureAwait(false);
+            }
+            catch (CalendarWatchException ex) when (ex.Kind == FailureKind.ObjectNotFound && (item.RecordedState == ChannelState.Pending || item.RecordedState == ChannelState.MayExist))
+            {
+                // Reconciling after a crash: Google does not know a channel whose answer never came. Nothing to stop.
+                item.NeverExisted = true;
+                Record(request.ChannelId, s =>
+                {
+                    if (item.RecordedState == ChannelState.Pending) s.MarkFailed(request.ChannelId, "Google did not know the channel when it was stopped: it was never created.");
+                    else s.MarkStopped(request.ChannelId);
+                });
+                return item;
+            }
+
+            if (item.RecordedState != null)
+            {
+                Record(request.ChannelId, s => s.MarkStopped(request.ChannelId));
+            }
+
             return item;
         }
 
         protected override void WriteResult(StopItem request, StopItem result)
         {
-            WriteVerbose($"Stopped channel '{result.Request.ChannelId}' (resource id '{result.Request.ResourceId}'{(result.Probed ? ", found by a probe watch" : string.Empty)}).");
+            WriteVerbose(result.NeverExisted
+                ? $"Google does not know channel '{result.Request.ChannelId}', which the record held as {result.RecordedState}: it was never created (or is already gone). Nothing to stop; the record now says so."
+                : $"Stopped channel '{result.Request.ChannelId}' (resource id '{result.Request.ResourceId}'{(result.Probed ? ", found by a probe watch" : string.Empty)}).");
             if (PassThru)
             {
                 WriteObject(ChannelOutput.ToPSObject(new Channel

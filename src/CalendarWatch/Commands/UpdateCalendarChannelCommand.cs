@@ -5,17 +5,22 @@ using System.Management.Automation;
 using System.Threading;
 using System.Threading.Tasks;
 using CalendarWatch.Engine;
+using CalendarWatch.Engine.Store;
 
 namespace CalendarWatch.Commands
 {
     /// <summary>One renewal: the old channel and the watch that replaces it.</summary>
     public sealed class RenewItem
     {
-        internal RenewItem(StopChannelRequest old, WatchRequest replacement)
+        internal RenewItem(StopChannelRequest old, WatchRequest replacement, bool oldRecorded)
         {
             Old = old;
             Replacement = replacement;
+            OldRecorded = oldRecorded;
         }
+
+        /// <summary>True when the old channel is in the record (it is then marked Replaced and linked to the new one).</summary>
+        public bool OldRecorded { get; }
 
         public StopChannelRequest Old { get; }
 
@@ -82,7 +87,10 @@ namespace CalendarWatch.Commands
                 yield break;
             }
 
-            var expiration = ReadExpiration();
+            var old = ReadStopRequest();
+            var address = ReadAddress();
+            var recorded = Complete(old, ref resource, ref address);
+            var expiration = old.Expiration;
             if (ExpiringWithin is TimeSpan within && expiration is DateTimeOffset expires && expires > DateTimeOffset.UtcNow + within)
             {
                 WriteVerbose($"Skipping {DescribeChannel()}: it expires {ChannelOutput.FormatInstant(expires)}, not within {within}.");
@@ -90,26 +98,26 @@ namespace CalendarWatch.Commands
                 yield break;
             }
 
-            var address = ReadAddress();
             if (resource is null || address is null)
             {
                 WriteError(ErrorRecords.From(new CalendarWatchException("CalendarWatch.InvalidChannel", FailureKind.InvalidArgument,
-                    $"Cannot renew {DescribeChannel()}: the input has no {(resource is null ? "Resource" : "Address")}. Pipe the watch cmdlets' output, Get-CalendarChannel's, or channels.csv rows (which carry CalendarId, Resource and Address).")
+                    $"Cannot renew {DescribeChannel()}: the input has no {(resource is null ? "Resource" : "Address")}, and the channel record does not know it. Pipe the watch cmdlets' output, Get-CalendarChannel's, or channels.csv rows (which carry CalendarId, Resource and Address).")
                 { CalendarId = NullIfEmpty(CalendarId), ChannelId = Id }, Id));
                 yield return null;
                 yield break;
             }
 
-            var old = ReadStopRequest();
             var replacement = new WatchRequest
             {
                 Resource = resource.Value,
-                CalendarId = NullIfEmpty(CalendarId) ?? "primary",
+                CalendarId = old.CalendarId ?? "primary",
                 ChannelId = Guid.NewGuid().ToString(),
                 ChannelIdGenerated = true,
                 Address = address,
-                Token = NullIfEmpty(Token),
-                EventTypes = resource == WatchResource.Events && EventType != null ? EventType.Distinct(StringComparer.Ordinal).ToArray() : Array.Empty<string>(),
+                Token = NullIfEmpty(Token) ?? recorded?.Token,
+                EventTypes = resource != WatchResource.Events ? Array.Empty<string>()
+                    : EventType != null ? EventType.Distinct(StringComparer.Ordinal).ToArray()
+                    : (recorded?.EventTypes ?? string.Empty).Split(new[] { ',' }, StringSplitOptions.RemoveEmptyEntries),
                 Subject = old.Subject,
             };
             if (ParameterSetName == ExpiresAtSet)
@@ -118,7 +126,9 @@ namespace CalendarWatch.Commands
             }
             else
             {
-                replacement.TimeToLive = TimeToLive;
+                // The lifetime the old channel was asked for, unless -TimeToLive says otherwise.
+                replacement.TimeToLive = MyInvocation.BoundParameters.ContainsKey(nameof(TimeToLive)) ? TimeToLive
+                    : recorded?.TimeToLive ?? (recorded?.ExpiresAt is DateTimeOffset askedUntil && askedUntil > recorded.CreatedAt ? askedUntil - recorded.CreatedAt : TimeToLive);
             }
 
             if (!Validate(replacement))
@@ -127,7 +137,7 @@ namespace CalendarWatch.Commands
                 yield break;
             }
 
-            yield return ShouldProcess(DescribeChannel(), "Renew the push-notification channel (create a new one, then stop this one)") ? new RenewItem(old, replacement) : null;
+            yield return ShouldProcess(DescribeChannel(), "Renew the push-notification channel (create a new one, then stop this one)") ? new RenewItem(old, replacement, recorded != null) : null;
         }
 
         private bool Validate(WatchRequest replacement)
@@ -146,12 +156,11 @@ namespace CalendarWatch.Commands
 
         protected override async Task<RenewOutcome> ExecuteAsync(CalendarApiClient client, RenewItem item, CancellationToken cancellationToken)
         {
-            // The new channel first: if it is refused, the old one keeps working (the error says so).
-            item.Replacement.SentAt = DateTimeOffset.UtcNow;
+            // The new channel first (recorded before it is sent): if it is refused, the old one keeps working.
             Channel channel;
             try
             {
-                channel = await client.WatchAsync(item.Replacement, RetryReporter, cancellationToken).ConfigureAwait(false);
+                channel = await RecordedWatch.RunAsync(client, Store, item.Replacement, RetryReporter, PostWarning, item.Old.ChannelId, cancellationToken).ConfigureAwait(false);
             }
             catch (CalendarWatchException ex)
             {
@@ -174,15 +183,23 @@ namespace CalendarWatch.Commands
                 stop.ResourceId = channel.ResourceId;
             }
 
+            CalendarWatchException? stopFailure = null;
             try
             {
                 await client.StopChannelAsync(stop, RetryReporter, cancellationToken).ConfigureAwait(false);
-                return new RenewOutcome(channel, null);
             }
             catch (CalendarWatchException ex)
             {
-                return new RenewOutcome(channel, ex);
+                stopFailure = ex;
             }
+
+            // Stopped, or already gone: the record links old and new. Not stopped: both stay live in the record.
+            if (item.OldRecorded && (stopFailure is null || stopFailure.Kind == FailureKind.ObjectNotFound))
+            {
+                Record(item.Old.ChannelId, s => s.MarkReplaced(item.Old.ChannelId, channel.Id));
+            }
+
+            return new RenewOutcome(channel, stopFailure);
         }
 
         protected override void WriteResult(RenewItem request, RenewOutcome outcome)

@@ -1,0 +1,58 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using CalendarWatch.Engine;
+using CalendarWatch.Engine.Store;
+
+namespace CalendarWatch
+{
+    /// <summary>
+    /// One watch with its record: written Pending before the request is sent (a refusal to record it means nothing is
+    /// sent), then Active with Google's answer, Failed when Google refused, MayExist when the request may have been
+    /// carried out without an answer. A stop in flight leaves it Pending, which also means "may exist".
+    /// </summary>
+    internal static class RecordedWatch
+    {
+        public static async Task<Channel> RunAsync(CalendarApiClient client, ChannelStore? store, WatchRequest request, Action<RetryNotice> onRetry, Action<string> warn, string? replaces, CancellationToken cancellationToken)
+        {
+            var connection = client.Connection;
+            var subject = request.Subject ?? connection.DefaultSubject;
+            store?.RecordPending(request, connection.Account, subject, replaces);
+            request.SentAt = DateTimeOffset.UtcNow;
+            Channel channel;
+            try
+            {
+                channel = await client.WatchAsync(request, onRetry, cancellationToken).ConfigureAwait(false);
+            }
+            catch (CalendarWatchException ex) when (store != null)
+            {
+                Update(store, request.ChannelId, warn, s =>
+                {
+                    if (Failures.MayHaveTakenEffect(ex)) s.MarkMayExist(request.ChannelId, ex.Message);
+                    else s.MarkFailed(request.ChannelId, ex.Message);
+                });
+                throw;
+            }
+
+            if (store != null)
+            {
+                Update(store, request.ChannelId, warn, s => s.MarkActive(request.ChannelId, channel));
+            }
+
+            return channel;
+        }
+
+        /// <summary>A record update whose failure must not hide the item's outcome: it becomes a warning naming the channel.</summary>
+        public static void Update(ChannelStore store, string channelId, Action<string> warn, Action<ChannelStore> update)
+        {
+            try
+            {
+                update(store);
+            }
+            catch (CalendarWatchException ex)
+            {
+                warn($"The channel record ({store.Path}) was not updated for channel {channelId}: {ex.Message}");
+            }
+        }
+    }
+}
