@@ -25,14 +25,12 @@ if (-not (Test-Path -LiteralPath $assemblyPath)) {
 }
 
 if ($PSEdition -eq 'Core') {
-    if (-not ('CalendarWatch.LoadContext.ModuleLoadContext' -as [type])) {
-        # Loaded once per process; a re-import, or another installed version of the module, reuses it (its one method
-        # takes the path of the cmdlet assembly, and keeps one context per path).
-        $null = [System.Reflection.Assembly]::LoadFrom([System.IO.Path]::Combine($binFolder, 'CalendarWatch.LoadContext.dll'))
-    }
-
-    # The same assembly on every import in this process: .NET cannot unload it.
-    $cmdletAssembly = [CalendarWatch.LoadContext.ModuleLoadContext]::LoadCmdletAssembly($assemblyPath)
+    # The loader's assembly version never changes, so LoadFrom hands back the copy already loaded in this process, if
+    # any (a re-import, or another installed version of the module), and PowerShell's slow type-name lookup is avoided.
+    # Its one method takes the path of the cmdlet assembly and keeps one context per path: the same assembly on every
+    # import in this process, since .NET cannot unload it.
+    $loader = [System.Reflection.Assembly]::LoadFrom([System.IO.Path]::Combine($binFolder, 'CalendarWatch.LoadContext.dll'))
+    $cmdletAssembly = $loader.GetType('CalendarWatch.LoadContext.ModuleLoadContext', $true)::LoadCmdletAssembly($assemblyPath)
     $innerModule = Import-Module -Assembly $cmdletAssembly -Force -PassThru -ErrorAction Stop
 }
 elseif ('CalendarWatch.Commands.NewCalendarEventWatchCommand' -as [type]) {
