@@ -36,7 +36,7 @@ namespace CalendarWatch.Tests.Scale
             {
                 "baseline_sequential_wall", "engine_t8_wall", "speedup_over_baseline", "engine_wall_over_latency_bound",
                 "quota_failures", "quota_wall", "quota_wall_over_bound", "stream_cpu_per_channel", "stream_peak_working_set",
-                "stream_managed_heap_growth", "token_requests",
+                "stream_managed_heap_growth", "token_requests", "import_module_median",
             })
             {
                 Assert.True(figures.ContainsKey(name), $"'{name}' missing from:\n{text}");
@@ -52,6 +52,9 @@ namespace CalendarWatch.Tests.Scale
             Assert.Equal(1, figures["token_requests"].Value);
             Assert.Equal("ms", figures["stream_cpu_per_channel"].Unit);
             Assert.Equal("MiB", figures["stream_peak_working_set"].Unit);
+            Assert.Equal(1, figures["import_module_runs"].Value);
+            Assert.Equal("ms", figures["import_module_median"].Unit);
+            Assert.True(figures["import_module_median"].Value > 0, text);
         }
     }
 }
