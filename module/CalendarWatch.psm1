@@ -21,7 +21,7 @@ $framework = if ($PSEdition -eq 'Core') { 'net8.0' } else { 'net472' }
 $binFolder = [System.IO.Path]::Combine($PSScriptRoot, 'bin', $framework)
 $assemblyPath = [System.IO.Path]::Combine($binFolder, 'CalendarWatch.dll')
 # [IO.File]::Exists, not Test-Path: the first Test-Path of a session autoloads Microsoft.PowerShell.Management, which
-# would more than double the time Import-Module takes.
+# costs more than half as much again as the rest of a cold Import-Module.
 if (-not [System.IO.File]::Exists($assemblyPath)) {
     throw "CalendarWatch: '$assemblyPath' is missing. Build the module (./build.ps1 -Task Build) and import output/CalendarWatch/<version>/CalendarWatch.psd1."
 }
