@@ -5,9 +5,11 @@
 Builds, tests, packages and demonstrates the CalendarWatch module (PowerShell 7 + .NET SDK).
 
 .DESCRIPTION
--Task Build    publishes src/CalendarWatch for net472 and net8.0 into output/CalendarWatch/<version>/bin/<tfm>/,
-               copies the manifest, psm1, format file and en-US help beside them, and publishes the emulator into
-               output/Emulator/. The version is the manifest's ModuleVersion (CalendarWatch.psd1 is the one source).
+-Task Build    publishes src/CalendarWatch for net472 and net8.0 into output/CalendarWatch/<version>/bin/<tfm>/ (with
+               its dependencies and deps.json), and src/CalendarWatch.LoadContext, the PowerShell 7 loader, into
+               bin/net8.0/ beside it; copies the manifest, psm1, format file and en-US help to the version folder, and
+               publishes the emulator into output/Emulator/. The version is the manifest's ModuleVersion
+               (CalendarWatch.psd1 is the one source).
 -Task Test     Build, then `dotnet test CalendarWatch.slnx`, then the Pester 5 suites (tests/*.Tests.ps1) against the
                built module. Prints "Tests Passed: N, Failed: N" and fails when anything failed.
 -Task Package  Build, then a .nupkg of the built module in output/packages (PSResourceGet), for the Gallery.
@@ -77,6 +79,12 @@ function Invoke-Build {
         # itself, so the culture-neutral copy serves sessions whose culture is neither en-US nor en (LANG=C on CI).
         Copy-Item -LiteralPath $helpFile -Destination $binFolder
     }
+
+    # PowerShell 7: the loader, the one CalendarWatch assembly in the default AssemblyLoadContext, beside the cmdlet
+    # assembly and its CalendarWatch.deps.json, which say what its private context loads (see CalendarWatch.psm1).
+    $loaderProject = Join-Path -Path (Join-Path -Path $repositoryRoot -ChildPath 'src') -ChildPath 'CalendarWatch.LoadContext'
+    $coreFolder = Join-Path -Path (Join-Path -Path $moduleOutput -ChildPath 'bin') -ChildPath 'net8.0'
+    Invoke-DotNet -Arguments @('publish', $loaderProject, '--nologo', '-c', $Configuration, '-f', 'net8.0', '-o', $coreFolder)
 
     $moduleFolder = Join-Path -Path $repositoryRoot -ChildPath 'module'
     Copy-Item -LiteralPath $manifestPath -Destination $moduleOutput

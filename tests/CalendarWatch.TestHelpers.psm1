@@ -3,6 +3,9 @@
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
 
+# The NuGet global packages folder, found once by Get-TestPackageFile.
+$script:testPackagesFolder = $null
+
 function Get-FreeTcpPort {
     [OutputType([int])]
     param()
@@ -224,6 +227,116 @@ function ConvertTo-EmulatorArray {
     }
 }
 
+function ConvertTo-Pem {
+    # PEM as Google writes it in key files: 64-character lines joined by LF ('InsertLineBreaks' would give 76 and CRLF).
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory)][string]$Label,
+        [Parameter(Mandatory)][byte[]]$Der
+    )
+
+    $base64 = [Convert]::ToBase64String($Der)
+    $lines = for ($i = 0; $i -lt $base64.Length; $i += 64) { $base64.Substring($i, [Math]::Min(64, $base64.Length - $i)) }
+    "-----BEGIN $Label-----`n" + ($lines -join "`n") + "`n-----END $Label-----`n"
+}
+
+function New-EmulatorServiceAccount {
+    <#
+    .SYNOPSIS
+    A service account for an emulator started with -WithAuth: generates an RSA key, registers the public half (with the
+    users it may impersonate) and writes a JSON key file like Google's whose token_uri is the emulator's token endpoint.
+    Returns ClientEmail, ClientId, KeyPath and PrivateKeyBase64 (PKCS#8, for tests that look for leaked secrets).
+    #>
+    param(
+        [Parameter(Mandatory)][object]$Emulator,
+        # Where to write the key file.
+        [Parameter(Mandatory)][string]$KeyPath,
+        [Parameter(Mandatory)][string]$ClientEmail,
+        [string]$ClientId = '104000000000000000042',
+        [string[]]$Subject = @()
+    )
+
+    $rsa = [System.Security.Cryptography.RSA]::Create(2048)
+    try {
+        $privateKey = $rsa.ExportPkcs8PrivateKey()
+        $publicPem = ConvertTo-Pem -Label 'PUBLIC KEY' -Der $rsa.ExportSubjectPublicKeyInfo()
+    }
+    finally {
+        $rsa.Dispose()
+    }
+
+    $null = Invoke-EmulatorAdmin -Emulator $Emulator -Path 'serviceAccounts' -Method 'POST' -Body @{
+        clientEmail  = $ClientEmail
+        publicKeyPem = $publicPem
+        subjects     = @($Subject)
+        clientId     = $ClientId
+    }
+
+    [ordered]@{
+        type           = 'service_account'
+        project_id     = 'pester-project'
+        private_key_id = 'pester-key-1'
+        private_key    = ConvertTo-Pem -Label 'PRIVATE KEY' -Der $privateKey
+        client_email   = $ClientEmail
+        client_id      = $ClientId
+        token_uri      = [Uri]::new($Emulator.BaseUri, 'token').AbsoluteUri
+    } | ConvertTo-Json | Set-Content -LiteralPath $KeyPath -Encoding utf8
+
+    [PSCustomObject]@{
+        ClientEmail      = $ClientEmail
+        ClientId         = $ClientId
+        KeyPath          = $KeyPath
+        PrivateKeyBase64 = [Convert]::ToBase64String($privateKey)
+    }
+}
+
+function Get-TestPackageFile {
+    <#
+    .SYNOPSIS
+    The path of a file inside a NuGet package that tests/Tools/Tools.csproj downloads (PackageDownload), e.g. another
+    version of a library the module bundles. Restores that project first (quick when nothing is missing).
+    #>
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory)][string]$RepositoryRoot,
+        [Parameter(Mandatory)][string]$Id,
+        [Parameter(Mandatory)][string]$Version,
+        # The file's path inside the package, e.g. lib/net6.0/Google.Apis.Auth.dll
+        [Parameter(Mandatory)][string]$Path
+    )
+
+    if (-not $script:testPackagesFolder) {
+        $toolsProject = [System.IO.Path]::Combine($RepositoryRoot, 'tests', 'Tools', 'Tools.csproj')
+        $restoreOutput = & dotnet restore $toolsProject --nologo --verbosity quiet 2>&1
+        if ($LASTEXITCODE -ne 0) {
+            throw "dotnet restore $toolsProject failed with exit code ${LASTEXITCODE}: $($restoreOutput -join [Environment]::NewLine)"
+        }
+
+        $script:testPackagesFolder = ((& dotnet nuget locals global-packages --list) -replace '^global-packages:\s*', '').Trim()
+    }
+
+    $file = [System.IO.Path]::Combine($script:testPackagesFolder, $Id.ToLowerInvariant(), $Version, $Path)
+    if (-not (Test-Path -LiteralPath $file)) {
+        throw "'$file' is missing: add <PackageDownload Include=`"$Id`" Version=`"[$Version]`" /> to tests/Tools/Tools.csproj."
+    }
+
+    return $file
+}
+
+function Get-PowerShellCommand {
+    # How to start another process of the PowerShell running this one: its apphost, or "dotnet <PSHOME>/pwsh.dll" when
+    # it runs through the dotnet host (the repository's local tool: dotnet pwsh). The first element is the program.
+    [OutputType([string[]])]
+    param()
+
+    $processPath = [Environment]::ProcessPath
+    if ([System.IO.Path]::GetFileNameWithoutExtension($processPath) -eq 'dotnet') {
+        return @($processPath, (Join-Path -Path $PSHOME -ChildPath 'pwsh.dll'))
+    }
+
+    return @(, $processPath)
+}
+
 function Start-WebhookReceiver {
     <#
     .SYNOPSIS
@@ -335,6 +448,9 @@ Export-ModuleMember -Function @(
     'Start-CalendarEmulator'
     'Stop-CalendarEmulator'
     'Invoke-EmulatorAdmin'
+    'New-EmulatorServiceAccount'
+    'Get-TestPackageFile'
+    'Get-PowerShellCommand'
     'New-EmulatorCalendar'
     'Get-EmulatorChannel'
     'Get-EmulatorDelivery'

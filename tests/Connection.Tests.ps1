@@ -14,48 +14,20 @@ BeforeAll {
     $script:emulator = Start-CalendarEmulator -RepositoryRoot $repositoryRoot -WithAuth
     $script:receiver = Start-WebhookReceiver
     $script:address = [Uri]::new($script:receiver.Address, 'hook')
-    $script:tokenUri = [Uri]::new($script:emulator.BaseUri, 'token')
 
     # A service account whose key is generated here: the emulator knows only its public half.
-    $script:rsa = [System.Security.Cryptography.RSA]::Create(2048)
-    $script:privateKeyBase64 = [Convert]::ToBase64String($script:rsa.ExportPkcs8PrivateKey())
-    # PEM as Google writes it: 64-character lines joined by LF ('InsertLineBreaks' would give 76 and CRLF).
-    function ConvertTo-Pem {
-        param([Parameter(Mandatory)][string]$Label, [Parameter(Mandatory)][byte[]]$Der)
-        $base64 = [Convert]::ToBase64String($Der)
-        $lines = for ($i = 0; $i -lt $base64.Length; $i += 64) { $base64.Substring($i, [Math]::Min(64, $base64.Length - $i)) }
-        "-----BEGIN $Label-----`n" + ($lines -join "`n") + "`n-----END $Label-----`n"
-    }
-
-    $privatePem = ConvertTo-Pem -Label 'PRIVATE KEY' -Der $script:rsa.ExportPkcs8PrivateKey()
-    $publicPem = ConvertTo-Pem -Label 'PUBLIC KEY' -Der $script:rsa.ExportSubjectPublicKeyInfo()
-
     $suffix = [guid]::NewGuid().ToString('N').Substring(0, 8)
-    $script:serviceAccount = "watcher-$suffix@pester-project.iam.gserviceaccount.com"
     $script:users = @("alice-$suffix@example.com", "bob-$suffix@example.com", "carol-$suffix@example.com")
-
-    $null = Invoke-EmulatorAdmin -Emulator $script:emulator -Path 'serviceAccounts' -Method 'POST' -Body @{
-        clientEmail  = $script:serviceAccount
-        publicKeyPem = $publicPem
-        subjects     = $script:users
-        clientId     = '104000000000000000042'
-    }
+    $account = New-EmulatorServiceAccount -Emulator $script:emulator -KeyPath (Join-Path -Path $TestDrive -ChildPath 'watcher.json') `
+        -ClientEmail "watcher-$suffix@pester-project.iam.gserviceaccount.com" -Subject $script:users
+    $script:serviceAccount = $account.ClientEmail
+    $script:keyPath = $account.KeyPath
+    $script:privateKeyBase64 = $account.PrivateKeyBase64
 
     # Each user owns their primary calendar (its id is their address), so "primary" as that user is that calendar.
     foreach ($user in $script:users) {
         New-EmulatorCalendar -Emulator $script:emulator -Id $user -Owner $user
     }
-
-    $script:keyPath = Join-Path -Path $TestDrive -ChildPath 'watcher.json'
-    [ordered]@{
-        type           = 'service_account'
-        project_id     = 'pester-project'
-        private_key_id = 'pester-key-1'
-        private_key    = $privatePem
-        client_email   = $script:serviceAccount
-        client_id      = '104000000000000000042'
-        token_uri      = $script:tokenUri.AbsoluteUri
-    } | ConvertTo-Json | Set-Content -LiteralPath $script:keyPath -Encoding utf8
 
     function Get-ServerChannel {
         param([Parameter(Mandatory)][string]$Id)
@@ -77,7 +49,6 @@ AfterAll {
     Disconnect-CalendarWatch
     Stop-WebhookReceiver -Receiver $script:receiver
     Stop-CalendarEmulator -Emulator $script:emulator
-    if ($null -ne $script:rsa) { $script:rsa.Dispose() }
     Remove-Module -Name CalendarWatch -ErrorAction SilentlyContinue
 }
 

@@ -10,8 +10,15 @@ namespace CalendarWatch
     /// Windows PowerShell 5.1 only: the module's dependencies (System.Text.Json, System.Memory, Google.Apis.*, Polly)
     /// reference each other at versions that differ from the files shipped beside them, and powershell.exe has no
     /// binding redirects for a module. When .NET cannot bind such a reference, this resolver answers with the copy in
-    /// the module's own bin folder, whatever its version. PowerShell 7 needs none of this (its isolation is separate).
+    /// the module's own bin folder, whatever its version. PowerShell 7 needs none of this: there the module and its
+    /// dependencies load into a private AssemblyLoadContext (src/CalendarWatch.LoadContext).
     /// </summary>
+    /// <remarks>
+    /// It answers only binds that CalendarWatch's own assemblies or the dependencies it bundles ask for: the requesting
+    /// assembly was loaded from this folder. Every other failed bind in the AppDomain (another module's, PowerShell's,
+    /// or one without a requesting assembly, such as Assembly.Load by name) is left to .NET and to other handlers, so
+    /// that another module asking for, say, Newtonsoft.Json never silently gets this module's copy.
+    /// </remarks>
     public sealed class DesktopAssemblyResolver : IModuleAssemblyInitializer, IModuleAssemblyCleanup
     {
         private static readonly string Folder = Path.GetDirectoryName(typeof(DesktopAssemblyResolver).Assembly.Location) ?? string.Empty;
@@ -26,6 +33,11 @@ namespace CalendarWatch
 
         private static Assembly? Resolve(object? sender, ResolveEventArgs args)
         {
+            if (!IsFromThisFolder(args.RequestingAssembly))
+            {
+                return null;
+            }
+
             var name = new AssemblyName(args.Name).Name;
             if (string.IsNullOrEmpty(name))
             {
@@ -34,6 +46,19 @@ namespace CalendarWatch
 
             var path = Path.Combine(Folder, name + ".dll");
             return File.Exists(path) ? Assembly.LoadFrom(path) : null;
+        }
+
+        private static bool IsFromThisFolder(Assembly? requesting)
+        {
+            // A dynamic assembly has no file (its Location throws on .NET Framework); one loaded from bytes has "".
+            if (requesting is null || requesting.IsDynamic || Folder.Length == 0)
+            {
+                return false;
+            }
+
+            var location = requesting.Location;
+            return !string.IsNullOrEmpty(location)
+                && string.Equals(Path.GetDirectoryName(location), Folder, StringComparison.OrdinalIgnoreCase);
         }
     }
 }

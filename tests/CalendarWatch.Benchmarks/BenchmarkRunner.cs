@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
+using System.Linq;
 using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
@@ -34,6 +35,18 @@ namespace CalendarWatch.Benchmarks
         public int StoreWrites { get; set; } = 1000;
 
         public string? EmulatorPath { get; set; }
+
+        /// <summary>Fresh PowerShell processes that each time one Import-Module of the built module.</summary>
+        public int ImportRuns { get; set; } = 9;
+
+        /// <summary>The built module's manifest; default output/CalendarWatch/&lt;version&gt;/CalendarWatch.psd1.</summary>
+        public string? ModulePath { get; set; }
+
+        /// <summary>The PowerShell to start; default the repository's local tool (dotnet pwsh).</summary>
+        public string? PwshPath { get; set; }
+
+        /// <summary>Only the Import-Module figure: no emulator, no watches.</summary>
+        public bool ImportOnly { get; set; }
 
         public bool Smoke { get; set; }
 
@@ -67,6 +80,10 @@ namespace CalendarWatch.Benchmarks
                     case "--store-records": options.StoreRecords = NextInt(); break;
                     case "--store-writes": options.StoreWrites = Math.Max(1, NextInt()); break;
                     case "--store-only": options.StoreOnly = true; break;
+                    case "--import-runs": options.ImportRuns = Math.Max(1, NextInt()); break;
+                    case "--module": options.ModulePath = Next(); break;
+                    case "--pwsh": options.PwshPath = Next(); break;
+                    case "--import-only": options.ImportOnly = true; break;
                     case "--smoke":
                         options.Smoke = true;
                         options.Watches = 40;
@@ -77,9 +94,10 @@ namespace CalendarWatch.Benchmarks
                         options.QuotaWindowMs = 300;
                         options.StoreRecords = 2000;
                         options.StoreWrites = 50;
+                        options.ImportRuns = 1;
                         break;
                     default:
-                        throw new ArgumentException($"Unknown argument '{arg}'. Use --watches N --items N --latency-ms N --throttle N --quota N --quota-window-ms N --store-records N --store-writes N --store-only --emulator PATH --smoke.");
+                        throw new ArgumentException($"Unknown argument '{arg}'. Use --watches N --items N --latency-ms N --throttle N --quota N --quota-window-ms N --store-records N --store-writes N --store-only --emulator PATH --import-runs N --module PATH --pwsh PATH --import-only --smoke.");
                 }
             }
 
@@ -112,6 +130,17 @@ namespace CalendarWatch.Benchmarks
             if (options.StoreOnly)
             {
                 StoreBenchmark.Run(options, figures.Line, figures.Note);
+                return 0;
+            }
+
+            // 0. Import-Module in a fresh PowerShell, before the emulator starts so that nothing else runs meanwhile.
+            var imports = await ImportBenchmark.MeasureAsync(options.ModulePath ?? ImportBenchmark.DefaultManifestPath(), options.PwshPath, options.ImportRuns, cancellationToken).ConfigureAwait(false);
+            figures.Note("Import-Module wall/CPU (ms), one fresh PowerShell each: " + string.Join(" ", imports.Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Wall:0.0}/{t.Cpu:0.0}"))));
+            figures.Line("import_module_runs", imports.Count, "count");
+            figures.Line("import_module_median", ImportBenchmark.Median(imports.Select(t => t.Wall).ToArray()), "ms");
+            figures.Line("import_module_cpu_median", ImportBenchmark.Median(imports.Select(t => t.Cpu).ToArray()), "ms");
+            if (options.ImportOnly)
+            {
                 return 0;
             }
 

@@ -36,7 +36,7 @@ namespace CalendarWatch.Tests.Scale
             {
                 "baseline_sequential_wall", "engine_t8_wall", "speedup_over_baseline", "engine_wall_over_latency_bound",
                 "quota_failures", "quota_wall", "quota_wall_over_bound", "stream_cpu_per_channel", "stream_peak_working_set",
-                "stream_managed_heap_growth", "token_requests",
+                "stream_managed_heap_growth", "token_requests", "import_module_median",
                 "store_list_100k", "store_filter_100k", "store_write_per_channel", "store_write_per_channel_full_sync",
             })
             {
@@ -61,6 +61,9 @@ namespace CalendarWatch.Tests.Scale
             Assert.Equal("s", figures["store_filter_100k"].Unit);
             Assert.Equal("ms", figures["store_write_per_channel"].Unit);
             Assert.True(figures["store_write_per_channel"].Value > 0);
+            Assert.Equal(1, figures["import_module_runs"].Value);
+            Assert.Equal("ms", figures["import_module_median"].Unit);
+            Assert.True(figures["import_module_median"].Value > 0, text);
         }
     }
 }
