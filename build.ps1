@@ -80,6 +80,23 @@ function Invoke-Build {
         Copy-Item -LiteralPath $helpFile -Destination $binFolder
     }
 
+    # The native SQLite of the channel record (e_sqlite3): only the platforms PowerShell runs on. net8.0 keeps those
+    # runtimes/<rid>/native folders (the loader finds them through CalendarWatch.deps.json); Windows PowerShell 5.1
+    # gets the three Windows builds, which the restore on a non-Windows machine does not copy there.
+    $shippedRuntimes = @('win', 'win-x64', 'win-x86', 'win-arm64', 'linux-x64', 'linux-arm64', 'linux-musl-x64', 'linux-musl-arm64', 'osx-x64', 'osx-arm64')
+    $coreRuntimes = [System.IO.Path]::Combine($moduleOutput, 'bin', 'net8.0', 'runtimes')
+    Get-ChildItem -LiteralPath $coreRuntimes -Directory | Where-Object { $shippedRuntimes -notcontains $_.Name } | Remove-Item -Recurse -Force
+    $desktopRuntimes = [System.IO.Path]::Combine($moduleOutput, 'bin', 'net472', 'runtimes')
+    if (Test-Path -LiteralPath $desktopRuntimes) {
+        Remove-Item -LiteralPath $desktopRuntimes -Recurse -Force
+    }
+    foreach ($rid in @('win-x64', 'win-x86', 'win-arm64')) {
+        $native = [System.IO.Path]::Combine($coreRuntimes, $rid, 'native')
+        $target = [System.IO.Path]::Combine($desktopRuntimes, $rid, 'native')
+        $null = New-Item -ItemType Directory -Path $target -Force
+        Copy-Item -Path (Join-Path -Path $native -ChildPath 'e_sqlite3.dll') -Destination $target
+    }
+
     # PowerShell 7: the loader, the one CalendarWatch assembly in the default AssemblyLoadContext, beside the cmdlet
     # assembly and its CalendarWatch.deps.json, which say what its private context loads (see CalendarWatch.psm1).
     $loaderProject = Join-Path -Path (Join-Path -Path $repositoryRoot -ChildPath 'src') -ChildPath 'CalendarWatch.LoadContext'

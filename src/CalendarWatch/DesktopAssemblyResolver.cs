@@ -27,7 +27,35 @@ namespace CalendarWatch
         {
             AppDomain.CurrentDomain.AssemblyResolve -= Resolve;
             AppDomain.CurrentDomain.AssemblyResolve += Resolve;
+            LoadNativeSqlite();
         }
+
+        /// <summary>
+        /// The channel record's native SQLite: SQLitePCLRaw calls "e_sqlite3" through DllImport, which Windows resolves
+        /// to a module already loaded under that name. So load bin\net472\runtimes\win-ARCH\native\e_sqlite3.dll by full
+        /// path first (nothing else would find it there). A failure is left to the first use of the record, which says
+        /// CalendarWatch.StoreUnavailable.
+        /// </summary>
+        private static void LoadNativeSqlite()
+        {
+            string architecture;
+            switch (System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture)
+            {
+                case System.Runtime.InteropServices.Architecture.X64: architecture = "win-x64"; break;
+                case System.Runtime.InteropServices.Architecture.X86: architecture = "win-x86"; break;
+                case System.Runtime.InteropServices.Architecture.Arm64: architecture = "win-arm64"; break;
+                default: return;
+            }
+
+            var path = Path.Combine(Folder, "runtimes", architecture, "native", "e_sqlite3.dll");
+            if (File.Exists(path))
+            {
+                _ = LoadLibraryW(path);
+            }
+        }
+
+        [System.Runtime.InteropServices.DllImport("kernel32.dll", CharSet = System.Runtime.InteropServices.CharSet.Unicode, SetLastError = true)]
+        private static extern IntPtr LoadLibraryW(string path);
 
         public void OnRemove(PSModuleInfo psModuleInfo) => AppDomain.CurrentDomain.AssemblyResolve -= Resolve;
 
