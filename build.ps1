@@ -164,6 +164,9 @@ function Invoke-Test {
     }
 
     Import-Pester
+    # The suites make channels with fixed ids; a fresh channel record per run keeps runs independent (and the user's own
+    # record untouched). Suites that look at the record set their own file.
+    $env:CALENDARWATCH_STORE = [System.IO.Path]::Combine($outputRoot, 'test-record', [guid]::NewGuid().ToString('N') + '.db')
     $testFiles = @(Get-ChildItem -Path (Join-Path -Path $repositoryRoot -ChildPath 'tests') -Filter '*.Tests.ps1' -File |
         Where-Object { -not $PesterPath -or $_.Name -like $PesterPath })
     if ($testFiles.Count -eq 0) {
