@@ -85,8 +85,19 @@ namespace CalendarWatch.Engine.Store
         /// <summary>The file's schema version, after refusing a newer or a foreign file.</summary>
         private static long Check(SqliteConnection connection, SqliteTransaction? transaction, string path)
         {
-            var applicationId = Scalar(connection, transaction, "PRAGMA application_id;");
-            var version = Scalar(connection, transaction, "PRAGMA user_version;");
+            // Both marks from one snapshot: read apart, another process's migration could commit in between, and the
+            // file would look foreign (a version without the mark).
+            long applicationId, version;
+            using (var command = connection.CreateCommand())
+            {
+                command.Transaction = transaction;
+                command.CommandText = "SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version);";
+                using var reader = command.ExecuteReader();
+                reader.Read();
+                applicationId = reader.GetInt64(0);
+                version = reader.GetInt64(1);
+            }
+
             if (applicationId != 0 && applicationId != ApplicationId)
             {
                 throw Foreign(path, $"its application_id is 0x{applicationId:x8}");
