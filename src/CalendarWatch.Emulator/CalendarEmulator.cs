@@ -167,9 +167,20 @@ namespace CalendarWatch.Emulator
         /// <summary>The emulator clock: real time plus a settable offset (so it keeps moving).</summary>
         public DateTimeOffset Now => _state.Now;
 
+        /// <summary>The earliest time the emulator clock may be set to: the Unix epoch (channel expirations are Unix milliseconds).</summary>
+        public static readonly DateTimeOffset MinClock = new DateTimeOffset(1970, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+        /// <summary>The latest time the emulator clock may be set to, leaving room for lifetimes and expirations computed from it.</summary>
+        public static readonly DateTimeOffset MaxClock = new DateTimeOffset(9000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+        /// <summary>Sets the emulator clock; <see cref="ArgumentOutOfRangeException"/> outside <see cref="MinClock"/>..<see cref="MaxClock"/>.</summary>
         public void SetClock(DateTimeOffset now) => _state.SetClock(now);
 
+        /// <summary>Moves the emulator clock; <see cref="ArgumentOutOfRangeException"/> if it would leave <see cref="MinClock"/>..<see cref="MaxClock"/>.</summary>
         public void AdvanceClock(TimeSpan by) => _state.AdvanceClock(by);
+
+        /// <summary>How many seconds the clock may move now: (back, a negative number; forward).</summary>
+        internal (double Back, double Forward) ClockLeeway() => _state.ClockLeeway();
 
         /// <summary>Forgets everything (calendars, accounts, tokens, channels, deliveries, stats), resets the clock and the faults to the start options.</summary>
         public void Reset()

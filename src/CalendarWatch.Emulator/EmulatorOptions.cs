@@ -1,4 +1,5 @@
 using System;
+using System.Globalization;
 
 namespace CalendarWatch.Emulator
 {
@@ -17,8 +18,17 @@ namespace CalendarWatch.Emulator
         /// <summary>Longer requested lifetimes are silently shortened to this.</summary>
         public TimeSpan MaxChannelLifetime { get; set; } = TimeSpan.FromDays(30);
 
-        /// <summary>Added latency per API request at start; copied into <see cref="EmulatorFaults.Latency"/> when that is zero.</summary>
-        public TimeSpan Latency { get; set; } = TimeSpan.Zero;
+        /// <summary>
+        /// Added latency per API request at start; copied into <see cref="EmulatorFaults.Latency"/> when that is zero.
+        /// 0 to <see cref="EmulatorFaults.MaxLatency"/>, else <see cref="ArgumentOutOfRangeException"/>.
+        /// </summary>
+        public TimeSpan Latency
+        {
+            get => _latency;
+            set => _latency = EmulatorFaults.CheckLatency(value, nameof(Latency));
+        }
+
+        private TimeSpan _latency = TimeSpan.Zero;
 
         /// <summary>Fault and rate-limit knobs in force at start (also settable at run time).</summary>
         public EmulatorFaults Faults { get; set; } = new EmulatorFaults();
@@ -48,10 +58,20 @@ namespace CalendarWatch.Emulator
 
     /// <summary>
     /// Fault and rate knobs. Rates are probabilities (0..1) applied per API request under /calendar/v3/
-    /// (never to /token or /emulator/v1/).
+    /// (never to /token or /emulator/v1/). A value out of its range makes <see cref="CalendarEmulator.SetFaults"/> and
+    /// <see cref="CalendarEmulator.StartAsync"/> throw <see cref="ArgumentOutOfRangeException"/>.
     /// </summary>
     public sealed class EmulatorFaults
     {
+        /// <summary>The largest <see cref="Latency"/>: 10 minutes (longer would only hang clients; Task.Delay stops at 24.8 days).</summary>
+        public static readonly TimeSpan MaxLatency = TimeSpan.FromMinutes(10);
+
+        /// <summary>The largest <see cref="RateLimitWindow"/>: one day (the clock can be advanced past any window).</summary>
+        public static readonly TimeSpan MaxRateLimitWindow = TimeSpan.FromDays(1);
+
+        /// <summary>The largest <see cref="RetryAfterSeconds"/>: one day.</summary>
+        public const int MaxRetryAfterSeconds = 86400;
+
         /// <summary>Share of API requests answered 500 backendError.</summary>
         public double Error500Rate { get; set; }
 
@@ -67,7 +87,7 @@ namespace CalendarWatch.Emulator
         /// <summary>Share of API requests answered 429 rateLimitExceeded with Retry-After.</summary>
         public double Error429Rate { get; set; }
 
-        /// <summary>Added latency per API request.</summary>
+        /// <summary>Added latency per API request, 0 to <see cref="MaxLatency"/>.</summary>
         public TimeSpan Latency { get; set; } = TimeSpan.Zero;
 
         /// <summary>Requests per caller principal per <see cref="RateLimitWindow"/>; null = unlimited.</summary>
@@ -76,13 +96,13 @@ namespace CalendarWatch.Emulator
         /// <summary>Requests for the whole project per <see cref="RateLimitWindow"/>; null = unlimited.</summary>
         public int? ProjectRateLimit { get; set; }
 
-        /// <summary>Sliding window of the rate limits, measured on the emulator clock.</summary>
+        /// <summary>Sliding window of the rate limits, measured on the emulator clock; more than zero, at most <see cref="MaxRateLimitWindow"/>.</summary>
         public TimeSpan RateLimitWindow { get; set; } = TimeSpan.FromMinutes(1);
 
         /// <summary>"403" (userRateLimitExceeded) or "429" (rateLimitExceeded with Retry-After) for the per-user limit.</summary>
         public string UserRateLimitStatus { get; set; } = "403";
 
-        /// <summary>Retry-After seconds sent with every 429.</summary>
+        /// <summary>Retry-After seconds sent with every 429, 0 to <see cref="MaxRetryAfterSeconds"/>.</summary>
         public int RetryAfterSeconds { get; set; } = 1;
 
         /// <summary>Seed of the fault dice; null = random.</summary>
@@ -91,6 +111,7 @@ namespace CalendarWatch.Emulator
         /// <summary>A copy of these knobs.</summary>
         public EmulatorFaults Clone() => (EmulatorFaults)MemberwiseClone();
 
+        /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> (or <see cref="ArgumentException"/> for the status) for a knob the emulator cannot work with.</summary>
         internal void Validate()
         {
             CheckRate(Error500Rate, nameof(Error500Rate));
@@ -98,19 +119,32 @@ namespace CalendarWatch.Emulator
             CheckRate(ConnectionResetRate, nameof(ConnectionResetRate));
             CheckRate(ResponseLostRate, nameof(ResponseLostRate));
             CheckRate(Error429Rate, nameof(Error429Rate));
-            if (Latency < TimeSpan.Zero) throw new ArgumentException("Latency must not be negative.");
-            if (UserRateLimit < 0) throw new ArgumentException("UserRateLimit must not be negative.");
-            if (ProjectRateLimit < 0) throw new ArgumentException("ProjectRateLimit must not be negative.");
-            if (RateLimitWindow <= TimeSpan.Zero) throw new ArgumentException("RateLimitWindow must be positive.");
+            CheckLatency(Latency, nameof(Latency));
+            if (UserRateLimit < 0)
+                throw new ArgumentOutOfRangeException(nameof(UserRateLimit), UserRateLimit, "UserRateLimit must be null or 0 to 2147483647.");
+            if (ProjectRateLimit < 0)
+                throw new ArgumentOutOfRangeException(nameof(ProjectRateLimit), ProjectRateLimit, "ProjectRateLimit must be null or 0 to 2147483647.");
+            if (RateLimitWindow <= TimeSpan.Zero || RateLimitWindow > MaxRateLimitWindow)
+                throw new ArgumentOutOfRangeException(nameof(RateLimitWindow), RateLimitWindow,
+                    "RateLimitWindow must be more than 00:00:00 and at most " + MaxRateLimitWindow.ToString("c", CultureInfo.InvariantCulture) + ".");
             if (UserRateLimitStatus != "403" && UserRateLimitStatus != "429")
-                throw new ArgumentException("UserRateLimitStatus must be \"403\" or \"429\".");
-            if (RetryAfterSeconds < 0) throw new ArgumentException("RetryAfterSeconds must not be negative.");
+                throw new ArgumentException("UserRateLimitStatus must be \"403\" or \"429\".", nameof(UserRateLimitStatus));
+            if (RetryAfterSeconds < 0 || RetryAfterSeconds > MaxRetryAfterSeconds)
+                throw new ArgumentOutOfRangeException(nameof(RetryAfterSeconds), RetryAfterSeconds, "RetryAfterSeconds must be 0 to " + MaxRetryAfterSeconds + ".");
+        }
+
+        internal static TimeSpan CheckLatency(TimeSpan value, string name)
+        {
+            if (value < TimeSpan.Zero || value > MaxLatency)
+                throw new ArgumentOutOfRangeException(name, value,
+                    name + " must be 00:00:00 to " + MaxLatency.ToString("c", CultureInfo.InvariantCulture) + ".");
+            return value;
         }
 
         private static void CheckRate(double value, string name)
         {
             if (double.IsNaN(value) || value < 0 || value > 1)
-                throw new ArgumentException(name + " must be between 0 and 1.");
+                throw new ArgumentOutOfRangeException(name, value, name + " must be between 0 and 1.");
         }
     }
 }

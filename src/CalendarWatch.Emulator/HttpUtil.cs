@@ -125,6 +125,13 @@ namespace CalendarWatch.Emulator
             }
         }
 
+        /// <summary>The most characters of client text an error message quotes.</summary>
+        public const int MaxQuoted = 256;
+
+        /// <summary>Client text as error messages quote it: at most <see cref="MaxQuoted"/> characters, then "...".</summary>
+        public static string Clip(string? text) =>
+            text == null ? "" : text.Length <= MaxQuoted ? text : text.Substring(0, MaxQuoted) + "...";
+
         public static string ToUnixMsString(DateTimeOffset time) =>
             time.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
