@@ -21,10 +21,9 @@ namespace CalendarWatch.Emulator
             // s: the decoded segments after "emulator/v1".
             var verb = context.Request.HttpMethod;
             var name = s.Length == 1 ? s[0] : "";
-            var response = context.Response;
             try
             {
-                var body = await HttpUtil.ReadBodyAsync(context.Request).ConfigureAwait(false);
+                var body = await HttpUtil.ReadJsonBodyAsync(context).ConfigureAwait(false);
                 JsonNode result;
                 switch (verb + " " + name)
                 {
@@ -36,7 +35,7 @@ namespace CalendarWatch.Emulator
                         var watchable = o["watchable"] is JsonValue w && w.TryGetValue(out bool b) ? b : true;
                         _emulator.CreateCalendar(id, owner, watchable);
                         result = new JsonObject { ["id"] = id, ["owner"] = owner, ["watchable"] = watchable };
-                        await HttpUtil.WriteJsonAsync(response, 201, result).ConfigureAwait(false);
+                        await HttpUtil.WriteJsonAsync(context, 201, result).ConfigureAwait(false);
                         return;
                     }
                     case "POST serviceAccounts":
@@ -49,7 +48,7 @@ namespace CalendarWatch.Emulator
                         var clientId = Str(o, "clientId");
                         _emulator.RegisterServiceAccount(email, pem, subjects, scopes, clientId);
                         result = new JsonObject { ["clientEmail"] = email, ["clientId"] = clientId ?? email };
-                        await HttpUtil.WriteJsonAsync(response, 201, result).ConfigureAwait(false);
+                        await HttpUtil.WriteJsonAsync(context, 201, result).ConfigureAwait(false);
                         return;
                     }
                     case "POST users":
@@ -59,7 +58,7 @@ namespace CalendarWatch.Emulator
                         _emulator.RegisterUser(email, Str(o, "clientId") ?? throw GoogleErrors.Required("clientId"),
                             Str(o, "clientSecret") ?? throw GoogleErrors.Required("clientSecret"),
                             Str(o, "refreshToken") ?? throw GoogleErrors.Required("refreshToken"));
-                        await HttpUtil.WriteJsonAsync(response, 201, new JsonObject { ["email"] = email }).ConfigureAwait(false);
+                        await HttpUtil.WriteJsonAsync(context, 201, new JsonObject { ["email"] = email }).ConfigureAwait(false);
                         return;
                     }
                     case "GET channels":
@@ -108,20 +107,24 @@ namespace CalendarWatch.Emulator
                     }
                     case "POST reset":
                         _emulator.Reset();
-                        HttpUtil.WriteEmpty(response, 204);
+                        await HttpUtil.WriteEmptyAsync(context, 204).ConfigureAwait(false);
                         return;
                     default:
                         throw GoogleErrors.NotFound();
                 }
-                await HttpUtil.WriteJsonAsync(response, 200, result).ConfigureAwait(false);
+                await HttpUtil.WriteJsonAsync(context, 200, result).ConfigureAwait(false);
             }
             catch (GoogleApiException e)
             {
-                await HttpUtil.WriteJsonAsync(response, e.Code, e.ToEnvelope()).ConfigureAwait(false);
+                await HttpUtil.WriteJsonAsync(context, e.Code, e.ToEnvelope()).ConfigureAwait(false);
+            }
+            catch (BodyTooLargeException e)
+            {
+                await HttpUtil.WriteJsonAsync(context, 413, GoogleErrors.PayloadTooLarge(e.Limit).ToEnvelope()).ConfigureAwait(false);
             }
             catch (ArgumentException e)
             {
-                await HttpUtil.WriteJsonAsync(response, 400, GoogleErrors.Invalid(e.Message).ToEnvelope()).ConfigureAwait(false);
+                await HttpUtil.WriteJsonAsync(context, 400, GoogleErrors.Invalid(HttpUtil.Clip(e.Message)).ToEnvelope()).ConfigureAwait(false);
             }
         }
 

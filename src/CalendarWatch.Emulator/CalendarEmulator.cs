@@ -216,21 +216,27 @@ namespace CalendarWatch.Emulator
             try
             {
                 var segments = HttpUtil.SplitPath(context.Request.RawUrl ?? "/", out var query);
-                if (segments.Length == 1 && segments[0] == "token")
+                bool token = segments.Length == 1 && segments[0] == "token";
+                HttpUtil.Begin(context, token ? _options.MaxTokenRequestBodyBytes : _options.MaxRequestBodyBytes);
+                if (token)
                     await _token.HandleAsync(context).ConfigureAwait(false);
                 else if (segments.Length >= 2 && segments[0] == "calendar" && segments[1] == "v3")
                     await _api.HandleAsync(context, segments.Skip(2).ToArray(), query).ConfigureAwait(false);
                 else if (segments.Length >= 2 && segments[0] == "emulator" && segments[1] == "v1")
                     await _admin.HandleAsync(context, segments.Skip(2).ToArray()).ConfigureAwait(false);
                 else
-                    await HttpUtil.WriteJsonAsync(context.Response, 404, GoogleErrors.NotFound().ToEnvelope()).ConfigureAwait(false);
+                    await HttpUtil.WriteJsonAsync(context, 404, GoogleErrors.NotFound().ToEnvelope()).ConfigureAwait(false);
+            }
+            catch (ConnectionDroppedException)
+            {
+                HttpUtil.AbortConnection(context); // the client left mid-request: no one to answer
             }
             catch (Exception e)
             {
                 try
                 {
-                    await HttpUtil.WriteJsonAsync(context.Response, 500,
-                        new GoogleApiException(500, GoogleErrors.Internal, "global", "backendError", "Emulator failure: " + e.Message).ToEnvelope()).ConfigureAwait(false);
+                    await HttpUtil.WriteJsonAsync(context, 500,
+                        new GoogleApiException(500, GoogleErrors.Internal, "global", "backendError", "Emulator failure: " + HttpUtil.Clip(e.Message)).ToEnvelope()).ConfigureAwait(false);
                 }
                 catch
                 {

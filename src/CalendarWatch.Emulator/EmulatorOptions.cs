@@ -45,6 +45,43 @@ namespace CalendarWatch.Emulator
         /// <summary>Timeout of one notification POST.</summary>
         public TimeSpan DeliveryTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+        /// <summary>
+        /// The largest request body accepted under /calendar/v3/ and /emulator/v1/ (default 1 MiB); a larger one is answered 413
+        /// as soon as its Content-Length or its streamed bytes pass the limit, without reading the rest.
+        /// 1 to <see cref="MaxBodyLimit"/>, else <see cref="ArgumentOutOfRangeException"/>.
+        /// </summary>
+        public long MaxRequestBodyBytes
+        {
+            get => _maxRequestBodyBytes;
+            set => _maxRequestBodyBytes = CheckBodyLimit(value, nameof(MaxRequestBodyBytes));
+        }
+
+        /// <summary>The largest body accepted by /token (default 64 KiB; a JWT-bearer assertion is about 1 KB). Same range.</summary>
+        public long MaxTokenRequestBodyBytes
+        {
+            get => _maxTokenRequestBodyBytes;
+            set => _maxTokenRequestBodyBytes = CheckBodyLimit(value, nameof(MaxTokenRequestBodyBytes));
+        }
+
+        /// <summary>The default of <see cref="MaxRequestBodyBytes"/>: 1 MiB.</summary>
+        public const long DefaultMaxRequestBodyBytes = 1024 * 1024;
+
+        /// <summary>The default of <see cref="MaxTokenRequestBodyBytes"/>: 64 KiB.</summary>
+        public const long DefaultMaxTokenRequestBodyBytes = 64 * 1024;
+
+        /// <summary>The largest body limit that may be set: 1 GiB.</summary>
+        public const long MaxBodyLimit = 1024L * 1024 * 1024;
+
+        private long _maxRequestBodyBytes = DefaultMaxRequestBodyBytes;
+        private long _maxTokenRequestBodyBytes = DefaultMaxTokenRequestBodyBytes;
+
+        private static long CheckBodyLimit(long value, string name)
+        {
+            if (value < 1 || value > MaxBodyLimit)
+                throw new ArgumentOutOfRangeException(name, value, name + " must be 1 to " + MaxBodyLimit + " bytes.");
+            return value;
+        }
+
         /// <summary>The caller when <see cref="NoAuth"/> is set.</summary>
         public const string NoAuthPrincipal = "user@example.com";
 

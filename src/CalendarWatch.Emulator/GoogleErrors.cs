@@ -58,6 +58,13 @@ namespace CalendarWatch.Emulator
 
         public static GoogleApiException Invalid(string message, string? location = null) => BadRequest("invalid", message, location);
 
+        /// <summary>
+        /// A body over the emulator's limit. Google was seen answering this message with 400 badRequest (Gmail, 1 MiB); the emulator
+        /// answers 413 so that clients can tell it from other 400s, with the same message and reason.
+        /// </summary>
+        public static GoogleApiException PayloadTooLarge(long limit) =>
+            new GoogleApiException(413, InvalidArgument, "global", "badRequest", "Request payload size exceeds the limit: " + limit + " bytes.");
+
         public static GoogleApiException ParseError() => BadRequest("parseError", "Parse Error");
 
         public static GoogleApiException PushInvalidTtl() =>

@@ -4,6 +4,7 @@ using System.IO;
 using System.Net;
 using System.Net.Sockets;
 using System.Reflection;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -11,6 +12,19 @@ using System.Threading.Tasks;
 
 namespace CalendarWatch.Emulator
 {
+    /// <summary>A request body over its limit (announced or streamed); each surface answers it 413 in its own error shape.</summary>
+    internal sealed class BodyTooLargeException : Exception
+    {
+        public BodyTooLargeException(long limit) : base("Request payload size exceeds the limit: " + limit + " bytes.") { Limit = limit; }
+        public long Limit { get; }
+    }
+
+    /// <summary>The client left, or the connection was dropped, before the request was answered: there is no one to answer.</summary>
+    internal sealed class ConnectionDroppedException : Exception
+    {
+        public ConnectionDroppedException(Exception? inner) : base("The connection was dropped.", inner) { }
+    }
+
     /// <summary>Small HTTP helpers: raw-path splitting, query and form parsing, JSON answers.</summary>
     internal static class HttpUtil
     {
@@ -62,17 +76,89 @@ namespace CalendarWatch.Emulator
         public static string? First(Dictionary<string, List<string>> values, string name) =>
             values.TryGetValue(name, out var list) && list.Count > 0 ? list[0] : null;
 
-        public static async Task<string> ReadBodyAsync(HttpListenerRequest request)
+        /// <summary>What HttpUtil keeps about one request: its body limit and whether its body went over it.</summary>
+        private sealed class RequestState
         {
-            if (!request.HasEntityBody) return "";
-            using (var reader = new StreamReader(request.InputStream, request.ContentEncoding ?? Encoding.UTF8))
-                return await reader.ReadToEndAsync().ConfigureAwait(false);
+            public RequestState(long maxBodyBytes) { MaxBodyBytes = maxBodyBytes; }
+            public long MaxBodyBytes { get; }
+            public bool BodyTooLarge { get; set; }
         }
 
-        public static async Task WriteJsonAsync(HttpListenerResponse response, int status, JsonNode body, bool pretty = true,
+        private static readonly ConditionalWeakTable<HttpListenerContext, RequestState> States = new ConditionalWeakTable<HttpListenerContext, RequestState>();
+
+        private static RequestState StateOf(HttpListenerContext context) =>
+            States.GetValue(context, _ => new RequestState(EmulatorOptions.DefaultMaxRequestBodyBytes));
+
+        /// <summary>Sets the body limit of a request before any of it is read (once per request).</summary>
+        public static void Begin(HttpListenerContext context, long maxBodyBytes)
+        {
+            States.Remove(context);
+            States.Add(context, new RequestState(maxBodyBytes));
+        }
+
+        /// <summary>Throws <see cref="BodyTooLargeException"/> when the request announces (Content-Length) a body over its limit.</summary>
+        public static void CheckDeclaredLength(HttpListenerContext context)
+        {
+            var state = StateOf(context);
+            if (context.Request.HasEntityBody && context.Request.ContentLength64 > state.MaxBodyBytes)
+            {
+                state.BodyTooLarge = true;
+                throw new BodyTooLargeException(state.MaxBodyBytes);
+            }
+        }
+
+        /// <summary>
+        /// Reads the whole body, never more than its limit plus one read: <see cref="BodyTooLargeException"/> as soon as it is over
+        /// (announced or streamed), <see cref="ConnectionDroppedException"/> when the client goes away mid-body.
+        /// </summary>
+        public static async Task<byte[]> ReadBodyBytesAsync(HttpListenerContext context)
+        {
+            var request = context.Request;
+            if (!request.HasEntityBody) return Array.Empty<byte>();
+            CheckDeclaredLength(context);
+            var state = StateOf(context);
+            long declared = request.ContentLength64;
+            var body = new MemoryStream(declared > 0 ? (int)declared : 0);
+            var chunk = new byte[16 * 1024];
+            try
+            {
+                while (true)
+                {
+                    int wanted = (int)Math.Min(chunk.Length, state.MaxBodyBytes + 1 - body.Length);
+                    int n = await request.InputStream.ReadAsync(chunk, 0, wanted).ConfigureAwait(false);
+                    if (n == 0) break;
+                    body.Write(chunk, 0, n);
+                    if (body.Length > state.MaxBodyBytes)
+                    {
+                        state.BodyTooLarge = true;
+                        throw new BodyTooLargeException(state.MaxBodyBytes);
+                    }
+                }
+            }
+            catch (Exception e) when (IsConnectionFailure(e))
+            {
+                throw new ConnectionDroppedException(e);
+            }
+            return body.ToArray();
+        }
+
+        /// <summary>The body of a JSON request as text (413 and the like come from <see cref="ReadBodyBytesAsync"/>).</summary>
+        public static async Task<string> ReadJsonBodyAsync(HttpListenerContext context)
+        {
+            var bytes = await ReadBodyBytesAsync(context).ConfigureAwait(false);
+            return (context.Request.ContentEncoding ?? Encoding.UTF8).GetString(bytes);
+        }
+
+        /// <summary>What reading from or writing to a connection the client has left (or that was dropped) throws.</summary>
+        public static bool IsConnectionFailure(Exception e) =>
+            e is IOException || e is HttpListenerException || e is ObjectDisposedException || e is SocketException || e is OperationCanceledException;
+
+        public static async Task WriteJsonAsync(HttpListenerContext context, int status, JsonNode body, bool pretty = true,
             IReadOnlyDictionary<string, string>? headers = null)
         {
             var bytes = new UTF8Encoding(false).GetBytes(body.ToJsonString(pretty ? Indented : Compact));
+            var response = context.Response;
+            FinishRequest(context);
             response.StatusCode = status;
             response.ContentType = "application/json; charset=UTF-8";
             if (headers != null) foreach (var h in headers) response.Headers[h.Key] = h.Value;
@@ -81,11 +167,20 @@ namespace CalendarWatch.Emulator
             response.Close();
         }
 
-        public static void WriteEmpty(HttpListenerResponse response, int status)
+        public static Task WriteEmptyAsync(HttpListenerContext context, int status)
         {
+            var response = context.Response;
+            FinishRequest(context);
             response.StatusCode = status;
             response.ContentLength64 = 0;
             response.Close();
+            return Task.CompletedTask;
+        }
+
+        /// <summary>A body left over its limit is never read: the connection closes after the answer.</summary>
+        private static void FinishRequest(HttpListenerContext context)
+        {
+            if (StateOf(context).BodyTooLarge) context.Response.KeepAlive = false;
         }
 
         /// <summary>
