@@ -142,11 +142,37 @@ namespace CalendarWatch.Emulator
             return body.ToArray();
         }
 
-        /// <summary>The body of a JSON request as text (413 and the like come from <see cref="ReadBodyBytesAsync"/>).</summary>
+        private static readonly UTF8Encoding StrictUtf8 = new UTF8Encoding(false, true);
+
+        /// <summary>
+        /// The body of a JSON request as text. A non-empty body must be declared application/json (any parameters; a missing
+        /// Content-Type is taken as JSON) and must be UTF-8 whatever charset it claims (RFC 8259); a leading byte-order mark is
+        /// skipped. 400 badContent or parseError otherwise; 413 comes from <see cref="ReadBodyBytesAsync"/>.
+        /// </summary>
         public static async Task<string> ReadJsonBodyAsync(HttpListenerContext context)
         {
+            var request = context.Request;
+            if (request.HasEntityBody && request.ContentLength64 != 0 && !IsJsonMediaType(request.ContentType))
+                throw GoogleErrors.UnsupportedMediaType(request.ContentType!);
             var bytes = await ReadBodyBytesAsync(context).ConfigureAwait(false);
-            return (context.Request.ContentEncoding ?? Encoding.UTF8).GetString(bytes);
+            int start = bytes.Length >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF ? 3 : 0;
+            try
+            {
+                return StrictUtf8.GetString(bytes, start, bytes.Length - start);
+            }
+            catch (DecoderFallbackException)
+            {
+                throw GoogleErrors.ParseError("Invalid JSON payload received. The body is not valid UTF-8.");
+            }
+        }
+
+        /// <summary>True for "application/json" with or without parameters, and for no Content-Type at all.</summary>
+        public static bool IsJsonMediaType(string? contentType)
+        {
+            if (string.IsNullOrWhiteSpace(contentType)) return true;
+            int semicolon = contentType!.IndexOf(';');
+            var mediaType = (semicolon >= 0 ? contentType.Substring(0, semicolon) : contentType).Trim();
+            return string.Equals(mediaType, "application/json", StringComparison.OrdinalIgnoreCase);
         }
 
         /// <summary>What reading from or writing to a connection the client has left (or that was dropped) throws.</summary>
