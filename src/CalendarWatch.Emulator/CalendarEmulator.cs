@@ -21,6 +21,7 @@ namespace CalendarWatch.Emulator
         private readonly CalendarApi _api;
         private readonly AdminApi _admin;
         private readonly TokenEndpoint _token;
+        private readonly ConnectionGuard _guard;
         private readonly CancellationTokenSource _stopping = new CancellationTokenSource();
         private readonly Task _loop;
         private int _disposed;
@@ -36,6 +37,7 @@ namespace CalendarWatch.Emulator
             _api = new CalendarApi(_state, options, _dispatcher);
             _admin = new AdminApi(this);
             _token = new TokenEndpoint(_state, () => TokenUri);
+            _guard = new ConnectionGuard(listener, baseUri.Port, options);
             _loop = Task.Run(AcceptLoopAsync);
         }
 
@@ -217,8 +219,11 @@ namespace CalendarWatch.Emulator
             {
                 var segments = HttpUtil.SplitPath(context.Request.RawUrl ?? "/", out var query);
                 bool token = segments.Length == 1 && segments[0] == "token";
-                HttpUtil.Begin(context, token ? _options.MaxTokenRequestBodyBytes : _options.MaxRequestBodyBytes);
-                if (token)
+                HttpUtil.Begin(context, token ? _options.MaxTokenRequestBodyBytes : _options.MaxRequestBodyBytes, _options.BodyTimeout);
+                if (_guard.ServesEveryHost && !IsServedHost(context.Request))
+                    await HttpUtil.WriteJsonAsync(context, 400, GoogleErrors.BadRequest("badRequest",
+                        "Invalid Host header '" + HttpUtil.Clip(context.Request.UserHostName) + "': this emulator serves " + BaseUri.Authority + ".").ToEnvelope()).ConfigureAwait(false);
+                else if (token)
                     await _token.HandleAsync(context).ConfigureAwait(false);
                 else if (segments.Length >= 2 && segments[0] == "calendar" && segments[1] == "v3")
                     await _api.HandleAsync(context, segments.Skip(2).ToArray(), query).ConfigureAwait(false);
@@ -245,11 +250,19 @@ namespace CalendarWatch.Emulator
             }
         }
 
+        /// <summary>The Host the listener's own prefix names (the listener no longer checks it when <see cref="ConnectionGuard.ServesEveryHost"/>).</summary>
+        private bool IsServedHost(HttpListenerRequest request)
+        {
+            var url = request.Url;
+            return url != null && url.Port == BaseUri.Port && string.Equals(url.Host, BaseUri.Host, StringComparison.OrdinalIgnoreCase);
+        }
+
         /// <summary>Stops listening and abandons pending deliveries.</summary>
         public async ValueTask DisposeAsync()
         {
             if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
             _stopping.Cancel();
+            _guard.Dispose(); // first: the listener frees its endpoint only when the guard's catch-all host is gone
             try { _listener.Stop(); } catch (ObjectDisposedException) { }
             try { _listener.Close(); } catch (ObjectDisposedException) { }
             try { await _loop.ConfigureAwait(false); } catch { /* the loop ends with the listener */ }

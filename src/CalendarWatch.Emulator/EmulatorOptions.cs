@@ -82,6 +82,46 @@ namespace CalendarWatch.Emulator
             return value;
         }
 
+        /// <summary>
+        /// A connection with no request in progress — new, kept alive between requests, or still sending its request headers — is
+        /// closed after this long (default 2 minutes, longer than HTTP clients keep idle connections: .NET 1 min, .NET Framework
+        /// 100 s; as HTTP.sys). More than zero, at most <see cref="MaxTimeout"/>, else <see cref="ArgumentOutOfRangeException"/>.
+        /// </summary>
+        public TimeSpan IdleTimeout
+        {
+            get => _idleTimeout;
+            set => _idleTimeout = CheckTimeout(value, nameof(IdleTimeout));
+        }
+
+        /// <summary>
+        /// Time a client gets to send a request body once its headers are in, and separately to take the answer (default 30 s);
+        /// past it the connection is dropped without an answer. Same range as <see cref="IdleTimeout"/>.
+        /// </summary>
+        public TimeSpan BodyTimeout
+        {
+            get => _bodyTimeout;
+            set => _bodyTimeout = CheckTimeout(value, nameof(BodyTimeout));
+        }
+
+        /// <summary>The default of <see cref="IdleTimeout"/>: 2 minutes.</summary>
+        public static readonly TimeSpan DefaultIdleTimeout = TimeSpan.FromMinutes(2);
+
+        /// <summary>The default of <see cref="BodyTimeout"/>: 30 seconds.</summary>
+        public static readonly TimeSpan DefaultBodyTimeout = TimeSpan.FromSeconds(30);
+
+        /// <summary>The longest <see cref="IdleTimeout"/> or <see cref="BodyTimeout"/>: one hour.</summary>
+        public static readonly TimeSpan MaxTimeout = TimeSpan.FromHours(1);
+
+        private TimeSpan _idleTimeout = DefaultIdleTimeout;
+        private TimeSpan _bodyTimeout = DefaultBodyTimeout;
+
+        private static TimeSpan CheckTimeout(TimeSpan value, string name)
+        {
+            if (value <= TimeSpan.Zero || value > MaxTimeout)
+                throw new ArgumentOutOfRangeException(name, value, name + " must be more than 00:00:00 and at most " + MaxTimeout.ToString("c", CultureInfo.InvariantCulture) + ".");
+            return value;
+        }
+
         /// <summary>The caller when <see cref="NoAuth"/> is set.</summary>
         public const string NoAuthPrincipal = "user@example.com";
 

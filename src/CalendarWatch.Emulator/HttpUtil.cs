@@ -8,6 +8,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Threading;
 using System.Threading.Tasks;
 
 namespace CalendarWatch.Emulator
@@ -76,24 +77,29 @@ namespace CalendarWatch.Emulator
         public static string? First(Dictionary<string, List<string>> values, string name) =>
             values.TryGetValue(name, out var list) && list.Count > 0 ? list[0] : null;
 
-        /// <summary>What HttpUtil keeps about one request: its body limit and whether its body went over it.</summary>
+        /// <summary>What HttpUtil keeps about one request: its body limit and time limit, and how far its body was read.</summary>
         private sealed class RequestState
         {
-            public RequestState(long maxBodyBytes) { MaxBodyBytes = maxBodyBytes; }
+            public RequestState(long maxBodyBytes, TimeSpan timeout) { MaxBodyBytes = maxBodyBytes; Timeout = timeout; }
             public long MaxBodyBytes { get; }
+            public TimeSpan Timeout { get; }
             public bool BodyTooLarge { get; set; }
+            public bool BodyRead { get; set; }
         }
 
         private static readonly ConditionalWeakTable<HttpListenerContext, RequestState> States = new ConditionalWeakTable<HttpListenerContext, RequestState>();
 
         private static RequestState StateOf(HttpListenerContext context) =>
-            States.GetValue(context, _ => new RequestState(EmulatorOptions.DefaultMaxRequestBodyBytes));
+            States.GetValue(context, _ => new RequestState(EmulatorOptions.DefaultMaxRequestBodyBytes, EmulatorOptions.DefaultBodyTimeout));
 
-        /// <summary>Sets the body limit of a request before any of it is read (once per request).</summary>
-        public static void Begin(HttpListenerContext context, long maxBodyBytes)
+        /// <summary>
+        /// Sets the body limit of a request and the time it gets to send its body, and separately to take its answer
+        /// (<see cref="EmulatorOptions.BodyTimeout"/>), before any of it is read. Once per request.
+        /// </summary>
+        public static void Begin(HttpListenerContext context, long maxBodyBytes, TimeSpan timeout)
         {
             States.Remove(context);
-            States.Add(context, new RequestState(maxBodyBytes));
+            States.Add(context, new RequestState(maxBodyBytes, timeout));
         }
 
         /// <summary>Throws <see cref="BodyTooLargeException"/> when the request announces (Content-Length) a body over its limit.</summary>
@@ -109,37 +115,50 @@ namespace CalendarWatch.Emulator
 
         /// <summary>
         /// Reads the whole body, never more than its limit plus one read: <see cref="BodyTooLargeException"/> as soon as it is over
-        /// (announced or streamed), <see cref="ConnectionDroppedException"/> when the client goes away mid-body.
+        /// (announced or streamed); <see cref="ConnectionDroppedException"/> when the client goes away mid-body or takes longer than
+        /// the request's timeout (the connection is then dropped: a client that slow would not take an answer either).
         /// </summary>
         public static async Task<byte[]> ReadBodyBytesAsync(HttpListenerContext context)
         {
+            var body = new MemoryStream();
+            await ReadBodyAsync(context, body).ConfigureAwait(false);
+            return body.ToArray();
+        }
+
+        /// <summary>Reads the rest of the body into <paramref name="into"/> (or drops it when null); see <see cref="ReadBodyBytesAsync"/>.</summary>
+        private static async Task ReadBodyAsync(HttpListenerContext context, MemoryStream? into)
+        {
             var request = context.Request;
-            if (!request.HasEntityBody) return Array.Empty<byte>();
-            CheckDeclaredLength(context);
             var state = StateOf(context);
-            long declared = request.ContentLength64;
-            var body = new MemoryStream(declared > 0 ? (int)declared : 0);
+            if (!request.HasEntityBody || state.BodyRead) return;
+            CheckDeclaredLength(context);
             var chunk = new byte[16 * 1024];
-            try
+            long total = 0;
+            using (var deadline = new CancellationTokenSource(state.Timeout))
+            using (deadline.Token.Register(() => AbortConnection(context)))
             {
-                while (true)
+                try
                 {
-                    int wanted = (int)Math.Min(chunk.Length, state.MaxBodyBytes + 1 - body.Length);
-                    int n = await request.InputStream.ReadAsync(chunk, 0, wanted).ConfigureAwait(false);
-                    if (n == 0) break;
-                    body.Write(chunk, 0, n);
-                    if (body.Length > state.MaxBodyBytes)
+                    while (true)
                     {
-                        state.BodyTooLarge = true;
-                        throw new BodyTooLargeException(state.MaxBodyBytes);
+                        int wanted = (int)Math.Min(chunk.Length, state.MaxBodyBytes + 1 - total);
+                        int n = await request.InputStream.ReadAsync(chunk, 0, wanted).ConfigureAwait(false);
+                        if (n == 0) break;
+                        total += n;
+                        if (total > state.MaxBodyBytes)
+                        {
+                            state.BodyTooLarge = true;
+                            throw new BodyTooLargeException(state.MaxBodyBytes);
+                        }
+                        into?.Write(chunk, 0, n);
                     }
                 }
+                catch (Exception e) when (IsConnectionFailure(e))
+                {
+                    throw new ConnectionDroppedException(e);
+                }
             }
-            catch (Exception e) when (IsConnectionFailure(e))
-            {
-                throw new ConnectionDroppedException(e);
-            }
-            return body.ToArray();
+            state.BodyRead = true;
         }
 
         private static readonly UTF8Encoding StrictUtf8 = new UTF8Encoding(false, true);
@@ -179,34 +198,66 @@ namespace CalendarWatch.Emulator
         public static bool IsConnectionFailure(Exception e) =>
             e is IOException || e is HttpListenerException || e is ObjectDisposedException || e is SocketException || e is OperationCanceledException;
 
+        /// <summary>
+        /// Answers JSON. Whatever is left of the request body is read first (within its limit and time), so that the connection can
+        /// serve the next request and the listener has nothing left to drain; the answer must be taken within the request's time.
+        /// </summary>
         public static async Task WriteJsonAsync(HttpListenerContext context, int status, JsonNode body, bool pretty = true,
             IReadOnlyDictionary<string, string>? headers = null)
         {
             var bytes = new UTF8Encoding(false).GetBytes(body.ToJsonString(pretty ? Indented : Compact));
+            await FinishRequestAsync(context).ConfigureAwait(false);
             var response = context.Response;
-            FinishRequest(context);
             response.StatusCode = status;
             response.ContentType = "application/json; charset=UTF-8";
             if (headers != null) foreach (var h in headers) response.Headers[h.Key] = h.Value;
             response.ContentLength64 = bytes.Length;
-            await response.OutputStream.WriteAsync(bytes, 0, bytes.Length).ConfigureAwait(false);
-            response.Close();
+            await SendAsync(context, bytes).ConfigureAwait(false);
         }
 
-        public static Task WriteEmptyAsync(HttpListenerContext context, int status)
+        /// <summary>Answers with no body (see <see cref="WriteJsonAsync"/>).</summary>
+        public static async Task WriteEmptyAsync(HttpListenerContext context, int status)
         {
+            await FinishRequestAsync(context).ConfigureAwait(false);
             var response = context.Response;
-            FinishRequest(context);
             response.StatusCode = status;
             response.ContentLength64 = 0;
-            response.Close();
-            return Task.CompletedTask;
+            await SendAsync(context, Array.Empty<byte>()).ConfigureAwait(false);
         }
 
-        /// <summary>A body left over its limit is never read: the connection closes after the answer.</summary>
-        private static void FinishRequest(HttpListenerContext context)
+        /// <summary>
+        /// Reads and drops the rest of the body. A body over its limit is never read: the connection closes after the answer.
+        /// (Left unread, the managed listener would drain it synchronously on a thread-pool thread, for as long as the client
+        /// keeps sending.)
+        /// </summary>
+        private static async Task FinishRequestAsync(HttpListenerContext context)
         {
-            if (StateOf(context).BodyTooLarge) context.Response.KeepAlive = false;
+            var state = StateOf(context);
+            if (!state.BodyTooLarge)
+            {
+                try { await ReadBodyAsync(context, null).ConfigureAwait(false); }
+                catch (BodyTooLargeException) { }
+            }
+            if (state.BodyTooLarge) context.Response.KeepAlive = false;
+        }
+
+        /// <summary>Writes the answer and closes it; the connection is dropped if the client does not take it within the request's time.</summary>
+        private static async Task SendAsync(HttpListenerContext context, byte[] bytes)
+        {
+            var response = context.Response;
+            using (var deadline = new CancellationTokenSource(StateOf(context).Timeout))
+            using (deadline.Token.Register(() => AbortConnection(context)))
+            {
+                try
+                {
+                    if (bytes.Length > 0) await response.OutputStream.WriteAsync(bytes, 0, bytes.Length).ConfigureAwait(false);
+                    response.Close();
+                }
+                catch (Exception e) when (IsConnectionFailure(e))
+                {
+                    throw new ConnectionDroppedException(e);
+                }
+            }
         }
 
         /// <summary>
