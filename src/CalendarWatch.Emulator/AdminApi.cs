@@ -21,10 +21,9 @@ namespace CalendarWatch.Emulator
             // s: the decoded segments after "emulator/v1".
             var verb = context.Request.HttpMethod;
             var name = s.Length == 1 ? s[0] : "";
-            var response = context.Response;
             try
             {
-                var body = await HttpUtil.ReadBodyAsync(context.Request).ConfigureAwait(false);
+                var body = await HttpUtil.ReadJsonBodyAsync(context).ConfigureAwait(false);
                 JsonNode result;
                 switch (verb + " " + name)
                 {
@@ -36,7 +35,7 @@ namespace CalendarWatch.Emulator
                         var watchable = o["watchable"] is JsonValue w && w.TryGetValue(out bool b) ? b : true;
                         _emulator.CreateCalendar(id, owner, watchable);
                         result = new JsonObject { ["id"] = id, ["owner"] = owner, ["watchable"] = watchable };
-                        await HttpUtil.WriteJsonAsync(response, 201, result).ConfigureAwait(false);
+                        await HttpUtil.WriteJsonAsync(context, 201, result).ConfigureAwait(false);
                         return;
                     }
                     case "POST serviceAccounts":
@@ -49,7 +48,7 @@ namespace CalendarWatch.Emulator
                         var clientId = Str(o, "clientId");
                         _emulator.RegisterServiceAccount(email, pem, subjects, scopes, clientId);
                         result = new JsonObject { ["clientEmail"] = email, ["clientId"] = clientId ?? email };
-                        await HttpUtil.WriteJsonAsync(response, 201, result).ConfigureAwait(false);
+                        await HttpUtil.WriteJsonAsync(context, 201, result).ConfigureAwait(false);
                         return;
                     }
                     case "POST users":
@@ -59,7 +58,7 @@ namespace CalendarWatch.Emulator
                         _emulator.RegisterUser(email, Str(o, "clientId") ?? throw GoogleErrors.Required("clientId"),
                             Str(o, "clientSecret") ?? throw GoogleErrors.Required("clientSecret"),
                             Str(o, "refreshToken") ?? throw GoogleErrors.Required("refreshToken"));
-                        await HttpUtil.WriteJsonAsync(response, 201, new JsonObject { ["email"] = email }).ConfigureAwait(false);
+                        await HttpUtil.WriteJsonAsync(context, 201, new JsonObject { ["email"] = email }).ConfigureAwait(false);
                         return;
                     }
                     case "GET channels":
@@ -88,30 +87,44 @@ namespace CalendarWatch.Emulator
                         {
                             if (!DateTimeOffset.TryParse(now, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t))
                                 throw GoogleErrors.Invalid("Invalid value for now: expected an ISO-8601 time.", "now");
+                            if (t < CalendarEmulator.MinClock || t > CalendarEmulator.MaxClock)
+                                throw GoogleErrors.Invalid("Invalid value for now: " + HttpUtil.Clip(now) + " is outside the allowed range "
+                                    + EmulatorState.ClockRange + ".", "now");
                             _emulator.SetClock(t);
                         }
-                        else if (o["advanceSeconds"] is JsonValue v && v.TryGetValue(out double seconds))
+                        else if (Num(o, "advanceSeconds") is double seconds)
+                        {
+                            var (back, forward) = _emulator.ClockLeeway();
+                            if (double.IsNaN(seconds) || seconds < back || seconds > forward)
+                                throw GoogleErrors.Invalid("Invalid value for advanceSeconds: " + Show(seconds) + " would move the clock out of its range "
+                                    + EmulatorState.ClockRange + " (from now: " + Show(Math.Ceiling(back)) + " to " + Show(Math.Floor(forward)) + " seconds).",
+                                    "advanceSeconds");
                             _emulator.AdvanceClock(TimeSpan.FromSeconds(seconds));
+                        }
                         else throw GoogleErrors.Required("now or advanceSeconds");
                         result = ClockJson();
                         break;
                     }
                     case "POST reset":
                         _emulator.Reset();
-                        HttpUtil.WriteEmpty(response, 204);
+                        await HttpUtil.WriteEmptyAsync(context, 204).ConfigureAwait(false);
                         return;
                     default:
                         throw GoogleErrors.NotFound();
                 }
-                await HttpUtil.WriteJsonAsync(response, 200, result).ConfigureAwait(false);
+                await HttpUtil.WriteJsonAsync(context, 200, result).ConfigureAwait(false);
             }
             catch (GoogleApiException e)
             {
-                await HttpUtil.WriteJsonAsync(response, e.Code, e.ToEnvelope()).ConfigureAwait(false);
+                await HttpUtil.WriteJsonAsync(context, e.Code, e.ToEnvelope()).ConfigureAwait(false);
+            }
+            catch (BodyTooLargeException e)
+            {
+                await HttpUtil.WriteJsonAsync(context, 413, GoogleErrors.PayloadTooLarge(e.Limit).ToEnvelope()).ConfigureAwait(false);
             }
             catch (ArgumentException e)
             {
-                await HttpUtil.WriteJsonAsync(response, 400, GoogleErrors.Invalid(e.Message).ToEnvelope()).ConfigureAwait(false);
+                await HttpUtil.WriteJsonAsync(context, 400, GoogleErrors.Invalid(HttpUtil.Clip(e.Message)).ToEnvelope()).ConfigureAwait(false);
             }
         }
 
@@ -217,28 +230,68 @@ namespace CalendarWatch.Emulator
         /// <summary>
         /// Every field is optional; a missing field takes its default (PUT replaces the whole set).
         /// Durations: "latencyMs" / "rateLimitWindowSeconds" numbers, or "latency" / "rateLimitWindow" as "hh:mm:ss" strings.
+        /// A value out of its range is a 400 that names the field and the range, before anything changes.
         /// </summary>
         internal static EmulatorFaults FaultsFromJson(JsonObject o)
         {
+            const string AnyInt = "-2147483648 to 2147483647";
+            const string Count = "0 to 2147483647";
             var f = new EmulatorFaults
             {
-                Error500Rate = Num(o, "error500Rate") ?? 0,
-                Error503Rate = Num(o, "error503Rate") ?? 0,
-                ConnectionResetRate = Num(o, "connectionResetRate") ?? 0,
-                ResponseLostRate = Num(o, "responseLostRate") ?? 0,
-                Error429Rate = Num(o, "error429Rate") ?? 0,
-                UserRateLimit = (int?)Num(o, "userRateLimit"),
-                ProjectRateLimit = (int?)Num(o, "projectRateLimit"),
-                UserRateLimitStatus = Str(o, "userRateLimitStatus") ?? (Num(o, "userRateLimitStatus") is double st ? st.ToString(CultureInfo.InvariantCulture) : "403"),
-                RetryAfterSeconds = (int)(Num(o, "retryAfterSeconds") ?? 1),
-                Seed = (int?)Num(o, "seed"),
+                Error500Rate = Ranged(o, "error500Rate", 0, 1, false, "0 to 1") ?? 0,
+                Error503Rate = Ranged(o, "error503Rate", 0, 1, false, "0 to 1") ?? 0,
+                ConnectionResetRate = Ranged(o, "connectionResetRate", 0, 1, false, "0 to 1") ?? 0,
+                ResponseLostRate = Ranged(o, "responseLostRate", 0, 1, false, "0 to 1") ?? 0,
+                Error429Rate = Ranged(o, "error429Rate", 0, 1, false, "0 to 1") ?? 0,
+                UserRateLimit = (int?)Ranged(o, "userRateLimit", 0, int.MaxValue, true, Count),
+                ProjectRateLimit = (int?)Ranged(o, "projectRateLimit", 0, int.MaxValue, true, Count),
+                RetryAfterSeconds = (int)(Ranged(o, "retryAfterSeconds", 0, EmulatorFaults.MaxRetryAfterSeconds, true, "0 to " + EmulatorFaults.MaxRetryAfterSeconds) ?? 1),
+                Seed = (int?)Ranged(o, "seed", int.MinValue, int.MaxValue, true, AnyInt),
             };
-            if (Num(o, "latencyMs") is double ms) f.Latency = TimeSpan.FromMilliseconds(ms);
-            else if (Str(o, "latency") is string l) f.Latency = ParseSpan(l, "latency");
-            if (Num(o, "rateLimitWindowSeconds") is double ws) f.RateLimitWindow = TimeSpan.FromSeconds(ws);
-            else if (Str(o, "rateLimitWindow") is string w) f.RateLimitWindow = ParseSpan(w, "rateLimitWindow");
+            var status = Str(o, "userRateLimitStatus") ?? (Num(o, "userRateLimitStatus") is double st ? Show(st) : "403");
+            if (status != "403" && status != "429")
+                throw GoogleErrors.Invalid("Invalid value for userRateLimitStatus: \"" + HttpUtil.Clip(status) + "\"; allowed: \"403\" or \"429\".", "userRateLimitStatus");
+            f.UserRateLimitStatus = status;
+
+            var maxLatency = EmulatorFaults.MaxLatency;
+            if (Ranged(o, "latencyMs", 0, maxLatency.TotalMilliseconds, false, "0 to " + Show(maxLatency.TotalMilliseconds)) is double ms)
+                f.Latency = TimeSpan.FromMilliseconds(ms);
+            else if (Str(o, "latency") is string l)
+                f.Latency = RangedSpan(ParseSpan(l, "latency"), l, "latency", false, maxLatency);
+
+            var maxWindow = EmulatorFaults.MaxRateLimitWindow;
+            if (Num(o, "rateLimitWindowSeconds") is double ws)
+            {
+                if (double.IsNaN(ws) || ws <= 0 || ws > maxWindow.TotalSeconds)
+                    throw OutOfRange("rateLimitWindowSeconds", Show(ws), "0 (exclusive) to " + Show(maxWindow.TotalSeconds));
+                f.RateLimitWindow = TimeSpan.FromSeconds(ws);
+            }
+            else if (Str(o, "rateLimitWindow") is string w)
+                f.RateLimitWindow = RangedSpan(ParseSpan(w, "rateLimitWindow"), w, "rateLimitWindow", true, maxWindow);
             return f;
         }
+
+        /// <summary>The number at <paramref name="name"/>, or null; a 400 naming the field and range when outside min..max (or not whole).</summary>
+        private static double? Ranged(JsonObject o, string name, double min, double max, bool whole, string range)
+        {
+            if (!(Num(o, name) is double d)) return null;
+            if (double.IsNaN(d) || d < min || d > max || (whole && Math.Floor(d) != d))
+                throw OutOfRange(name, Show(d), (whole ? "a whole number " : "") + range);
+            return d;
+        }
+
+        private static TimeSpan RangedSpan(TimeSpan span, string text, string name, bool exclusiveZero, TimeSpan max)
+        {
+            if (span < TimeSpan.Zero || (exclusiveZero && span == TimeSpan.Zero) || span > max)
+                throw OutOfRange(name, "\"" + HttpUtil.Clip(text) + "\"",
+                    "00:00:00" + (exclusiveZero ? " (exclusive)" : "") + " to " + max.ToString("c", CultureInfo.InvariantCulture));
+            return span;
+        }
+
+        private static GoogleApiException OutOfRange(string name, string shown, string range) =>
+            GoogleErrors.Invalid("Invalid value for " + name + ": " + shown + " is outside the allowed range " + range + ".", name);
+
+        private static string Show(double d) => d.ToString("R", CultureInfo.InvariantCulture);
 
         private static TimeSpan ParseSpan(string text, string name) =>
             TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var span) ? span : throw GoogleErrors.Invalid("Invalid value for " + name + ": expected hh:mm:ss.", name);

@@ -105,11 +105,11 @@ namespace CalendarWatch.Emulator
 
         public async Task HandleAsync(HttpListenerContext context, string[] segments, string rawQuery)
         {
-            var response = context.Response;
             var query = HttpUtil.ParseForm(rawQuery);
             bool pretty = !string.Equals(HttpUtil.First(query, "prettyPrint"), "false", StringComparison.OrdinalIgnoreCase);
             try
             {
+                HttpUtil.CheckDeclaredLength(context); // before anything else, as a front end would
                 var route = Match(context.Request.HttpMethod, segments);
                 if (route == null) throw GoogleErrors.NotFound();
                 _state.CountRequest(route.Method);
@@ -131,13 +131,13 @@ namespace CalendarWatch.Emulator
                 if (_state.Roll(faults.Error429Rate)) throw GoogleErrors.TooManyRequests(faults.RetryAfterSeconds);
 
                 CheckParameters(query, info);
-                var body = await HttpUtil.ReadBodyAsync(context.Request).ConfigureAwait(false);
+                var body = await HttpUtil.ReadJsonBodyAsync(context).ConfigureAwait(false);
 
                 switch (route.Method)
                 {
                     case "calendar.channels.stop":
                         Stop(caller, body);
-                        HttpUtil.WriteEmpty(response, 204);
+                        await HttpUtil.WriteEmptyAsync(context, 204).ConfigureAwait(false);
                         return;
                     case "calendar.events.watch":
                     case "calendar.acl.watch":
@@ -149,24 +149,24 @@ namespace CalendarWatch.Emulator
                             HttpUtil.AbortConnection(context); // the channel exists; the caller never learns it
                             return;
                         }
-                        await HttpUtil.WriteJsonAsync(response, 200, channel, pretty).ConfigureAwait(false);
+                        await HttpUtil.WriteJsonAsync(context, 200, channel, pretty).ConfigureAwait(false);
                         return;
                     case "calendar.events.insert":
-                        await HttpUtil.WriteJsonAsync(response, 200, InsertEvent(route, caller, body), pretty).ConfigureAwait(false);
+                        await HttpUtil.WriteJsonAsync(context, 200, InsertEvent(route, caller, body), pretty).ConfigureAwait(false);
                         return;
                     case "calendar.events.patch":
-                        await HttpUtil.WriteJsonAsync(response, 200, PatchEvent(route, caller, body), pretty).ConfigureAwait(false);
+                        await HttpUtil.WriteJsonAsync(context, 200, PatchEvent(route, caller, body), pretty).ConfigureAwait(false);
                         return;
                     case "calendar.events.delete":
                         DeleteEvent(route, caller);
-                        HttpUtil.WriteEmpty(response, 204);
+                        await HttpUtil.WriteEmptyAsync(context, 204).ConfigureAwait(false);
                         return;
                     case "calendar.acl.insert":
-                        await HttpUtil.WriteJsonAsync(response, 200, InsertAcl(route, caller, body), pretty).ConfigureAwait(false);
+                        await HttpUtil.WriteJsonAsync(context, 200, InsertAcl(route, caller, body), pretty).ConfigureAwait(false);
                         return;
                     case "calendar.acl.delete":
                         DeleteAcl(route, caller);
-                        HttpUtil.WriteEmpty(response, 204);
+                        await HttpUtil.WriteEmptyAsync(context, 204).ConfigureAwait(false);
                         return;
                     default:
                         throw GoogleErrors.NotFound();
@@ -174,7 +174,11 @@ namespace CalendarWatch.Emulator
             }
             catch (GoogleApiException e)
             {
-                await HttpUtil.WriteJsonAsync(response, e.Code, e.ToEnvelope(), pretty, e.Headers).ConfigureAwait(false);
+                await HttpUtil.WriteJsonAsync(context, e.Code, e.ToEnvelope(), pretty, e.Headers).ConfigureAwait(false);
+            }
+            catch (BodyTooLargeException e)
+            {
+                await HttpUtil.WriteJsonAsync(context, 413, GoogleErrors.PayloadTooLarge(e.Limit).ToEnvelope(), pretty).ConfigureAwait(false);
             }
         }
 
@@ -202,13 +206,13 @@ namespace CalendarWatch.Emulator
             foreach (var name in query.Keys)
             {
                 if (StandardParameters.Contains(name) || info.Parameters.Contains(name)) continue;
-                throw GoogleErrors.Invalid("Invalid parameter: " + name + " is not a parameter of this method.", name);
+                throw GoogleErrors.Invalid("Invalid parameter: " + HttpUtil.Clip(name) + " is not a parameter of this method.", HttpUtil.Clip(name));
             }
             var alt = HttpUtil.First(query, "alt");
-            if (alt != null && alt != "json") throw GoogleErrors.Invalid("Invalid value '" + alt + "'. Values must match the following regular expression: 'json'", "alt");
+            if (alt != null && alt != "json") throw GoogleErrors.Invalid("Invalid value '" + HttpUtil.Clip(alt) + "'. Values must match the following regular expression: 'json'", "alt");
             var pretty = HttpUtil.First(query, "prettyPrint");
             if (pretty != null && !string.Equals(pretty, "true", StringComparison.OrdinalIgnoreCase) && !string.Equals(pretty, "false", StringComparison.OrdinalIgnoreCase))
-                throw GoogleErrors.Invalid("Invalid value '" + pretty + "' for prettyPrint: must be true or false.", "prettyPrint");
+                throw GoogleErrors.Invalid("Invalid value '" + HttpUtil.Clip(pretty) + "' for prettyPrint: must be true or false.", "prettyPrint");
         }
 
         private static JsonObject ParseObject(string body, bool allowEmpty)
@@ -251,7 +255,7 @@ namespace CalendarWatch.Emulator
             {
                 foreach (var t in types)
                     if (!EventTypes.Contains(t, StringComparer.Ordinal))
-                        throw GoogleErrors.Invalid("Invalid value '" + t + "' for eventTypes. Allowed values: " + string.Join(", ", EventTypes) + ".", "eventTypes");
+                        throw GoogleErrors.Invalid("Invalid value '" + HttpUtil.Clip(t) + "' for eventTypes. Allowed values: " + string.Join(", ", EventTypes) + ".", "eventTypes");
                 eventTypes = types.Distinct(StringComparer.Ordinal).ToArray();
             }
 
@@ -262,12 +266,12 @@ namespace CalendarWatch.Emulator
             var type = OptionalString(body, "type");
             if (string.IsNullOrEmpty(type)) throw GoogleErrors.Required("type");
             if (!string.Equals(type, "web_hook", StringComparison.OrdinalIgnoreCase) && !string.Equals(type, "webhook", StringComparison.OrdinalIgnoreCase))
-                throw GoogleErrors.Invalid("Invalid channel type: " + type + ". Supported: web_hook.", "type");
+                throw GoogleErrors.Invalid("Invalid channel type: " + HttpUtil.Clip(type) + ". Supported: web_hook.", "type");
             var address = OptionalString(body, "address");
             if (string.IsNullOrEmpty(address)) throw GoogleErrors.Required("address");
             if (!Uri.TryCreate(address, UriKind.Absolute, out var addressUri) ||
                 !(addressUri.Scheme == Uri.UriSchemeHttps || (addressUri.Scheme == Uri.UriSchemeHttp && _options.AllowHttp)))
-                throw GoogleErrors.Invalid("WebHook callback must be HTTPS: " + address, "address");
+                throw GoogleErrors.Invalid("WebHook callback must be HTTPS: " + HttpUtil.Clip(address), "address");
             var token = OptionalString(body, "token");
             if (token != null && token.Length > 256) throw GoogleErrors.Invalid("Invalid channel token: at most 256 characters are allowed.", "token");
 
@@ -361,7 +365,7 @@ namespace CalendarWatch.Emulator
             var id = OptionalString(body, "id");
             if (string.IsNullOrEmpty(id)) throw GoogleErrors.Required("id");
             var resourceId = OptionalString(body, "resourceId");
-            var notFound = GoogleErrors.NotFound("Channel '" + id + "' not found for project '" + _options.ProjectNumber + "'");
+            var notFound = GoogleErrors.NotFound("Channel '" + HttpUtil.Clip(id) + "' not found for project '" + _options.ProjectNumber + "'");
             lock (_state.Gate)
             {
                 if (!_state.Channels.TryGetValue(id!, out var record) || record.Stopped || record.Data.ResourceId != resourceId
@@ -388,7 +392,7 @@ namespace CalendarWatch.Emulator
         {
             var body = ParseObject(bodyText, allowEmpty: true);
             var eventType = OptionalString(body, "eventType") ?? "default";
-            if (!EventTypes.Contains(eventType, StringComparer.Ordinal)) throw GoogleErrors.Invalid("Invalid value for eventType: " + eventType, "eventType");
+            if (!EventTypes.Contains(eventType, StringComparer.Ordinal)) throw GoogleErrors.Invalid("Invalid value for eventType: " + HttpUtil.Clip(eventType), "eventType");
             lock (_state.Gate)
             {
                 var cal = ResolveCalendar(route.CalendarId!, caller, forWatch: false);
@@ -428,7 +432,7 @@ namespace CalendarWatch.Emulator
                     else updated[pair.Key] = pair.Value.DeepClone();
                 }
                 var newType = updated["eventType"] is JsonValue v && v.TryGetValue(out string? t) && t != null ? t : "default";
-                if (!EventTypes.Contains(newType, StringComparer.Ordinal)) throw GoogleErrors.Invalid("Invalid value for eventType: " + newType, "eventType");
+                if (!EventTypes.Contains(newType, StringComparer.Ordinal)) throw GoogleErrors.Invalid("Invalid value for eventType: " + HttpUtil.Clip(newType), "eventType");
                 updated["updated"] = _state.Now.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
                 ev.Body = updated;
                 NotifyEvents(cal, oldType, newType);
@@ -458,11 +462,11 @@ namespace CalendarWatch.Emulator
             var body = ParseObject(bodyText, allowEmpty: false);
             var role = OptionalString(body, "role");
             if (string.IsNullOrEmpty(role)) throw GoogleErrors.Required("role");
-            if (!AclRoles.Contains(role)) throw GoogleErrors.Invalid("Invalid role: " + role, "role");
+            if (!AclRoles.Contains(role)) throw GoogleErrors.Invalid("Invalid role: " + HttpUtil.Clip(role), "role");
             if (!(body["scope"] is JsonObject scope)) throw GoogleErrors.Required("scope");
             var scopeType = OptionalString(scope, "type");
             if (string.IsNullOrEmpty(scopeType)) throw GoogleErrors.Required("scope.type");
-            if (!AclScopeTypes.Contains(scopeType)) throw GoogleErrors.Invalid("Invalid scope type: " + scopeType, "scope.type");
+            if (!AclScopeTypes.Contains(scopeType)) throw GoogleErrors.Invalid("Invalid scope type: " + HttpUtil.Clip(scopeType), "scope.type");
             var scopeValue = OptionalString(scope, "value");
             if (scopeType != "default" && string.IsNullOrEmpty(scopeValue)) throw GoogleErrors.Required("scope.value");
             lock (_state.Gate)

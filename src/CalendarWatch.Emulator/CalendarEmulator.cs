@@ -21,6 +21,7 @@ namespace CalendarWatch.Emulator
         private readonly CalendarApi _api;
         private readonly AdminApi _admin;
         private readonly TokenEndpoint _token;
+        private readonly ConnectionGuard _guard;
         private readonly CancellationTokenSource _stopping = new CancellationTokenSource();
         private readonly Task _loop;
         private int _disposed;
@@ -36,6 +37,7 @@ namespace CalendarWatch.Emulator
             _api = new CalendarApi(_state, options, _dispatcher);
             _admin = new AdminApi(this);
             _token = new TokenEndpoint(_state, () => TokenUri);
+            _guard = new ConnectionGuard(listener, baseUri.Port, options);
             _loop = Task.Run(AcceptLoopAsync);
         }
 
@@ -187,9 +189,20 @@ namespace CalendarWatch.Emulator
         /// <summary>The emulator clock: real time plus a settable offset (so it keeps moving).</summary>
         public DateTimeOffset Now => _state.Now;
 
+        /// <summary>The earliest time the emulator clock may be set to: the Unix epoch (channel expirations are Unix milliseconds).</summary>
+        public static readonly DateTimeOffset MinClock = new DateTimeOffset(1970, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+        /// <summary>The latest time the emulator clock may be set to, leaving room for lifetimes and expirations computed from it.</summary>
+        public static readonly DateTimeOffset MaxClock = new DateTimeOffset(9000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+        /// <summary>Sets the emulator clock; <see cref="ArgumentOutOfRangeException"/> outside <see cref="MinClock"/>..<see cref="MaxClock"/>.</summary>
         public void SetClock(DateTimeOffset now) => _state.SetClock(now);
 
+        /// <summary>Moves the emulator clock; <see cref="ArgumentOutOfRangeException"/> if it would leave <see cref="MinClock"/>..<see cref="MaxClock"/>.</summary>
         public void AdvanceClock(TimeSpan by) => _state.AdvanceClock(by);
+
+        /// <summary>How many seconds the clock may move now: (back, a negative number; forward).</summary>
+        internal (double Back, double Forward) ClockLeeway() => _state.ClockLeeway();
 
         /// <summary>Forgets everything (calendars, accounts, tokens, channels, deliveries, stats), resets the clock and the faults to the start options.</summary>
         public void Reset()
@@ -225,21 +238,30 @@ namespace CalendarWatch.Emulator
             try
             {
                 var segments = HttpUtil.SplitPath(context.Request.RawUrl ?? "/", out var query);
-                if (segments.Length == 1 && segments[0] == "token")
+                bool token = segments.Length == 1 && segments[0] == "token";
+                HttpUtil.Begin(context, token ? _options.MaxTokenRequestBodyBytes : _options.MaxRequestBodyBytes, _options.BodyTimeout);
+                if (_guard.ServesEveryHost && !IsServedHost(context.Request))
+                    await HttpUtil.WriteJsonAsync(context, 400, GoogleErrors.BadRequest("badRequest",
+                        "Invalid Host header '" + HttpUtil.Clip(context.Request.UserHostName) + "': this emulator serves " + BaseUri.Authority + ".").ToEnvelope()).ConfigureAwait(false);
+                else if (token)
                     await _token.HandleAsync(context).ConfigureAwait(false);
                 else if (segments.Length >= 2 && segments[0] == "calendar" && segments[1] == "v3")
                     await _api.HandleAsync(context, segments.Skip(2).ToArray(), query).ConfigureAwait(false);
                 else if (segments.Length >= 2 && segments[0] == "emulator" && segments[1] == "v1")
                     await _admin.HandleAsync(context, segments.Skip(2).ToArray()).ConfigureAwait(false);
                 else
-                    await HttpUtil.WriteJsonAsync(context.Response, 404, GoogleErrors.NotFound().ToEnvelope()).ConfigureAwait(false);
+                    await HttpUtil.WriteJsonAsync(context, 404, GoogleErrors.NotFound().ToEnvelope()).ConfigureAwait(false);
+            }
+            catch (ConnectionDroppedException)
+            {
+                HttpUtil.AbortConnection(context); // the client left mid-request: no one to answer
             }
             catch (Exception e)
             {
                 try
                 {
-                    await HttpUtil.WriteJsonAsync(context.Response, 500,
-                        new GoogleApiException(500, GoogleErrors.Internal, "global", "backendError", "Emulator failure: " + e.Message).ToEnvelope()).ConfigureAwait(false);
+                    await HttpUtil.WriteJsonAsync(context, 500,
+                        new GoogleApiException(500, GoogleErrors.Internal, "global", "backendError", "Emulator failure: " + HttpUtil.Clip(e.Message)).ToEnvelope()).ConfigureAwait(false);
                 }
                 catch
                 {
@@ -248,11 +270,19 @@ namespace CalendarWatch.Emulator
             }
         }
 
+        /// <summary>The Host the listener's own prefix names (the listener no longer checks it when <see cref="ConnectionGuard.ServesEveryHost"/>).</summary>
+        private bool IsServedHost(HttpListenerRequest request)
+        {
+            var url = request.Url;
+            return url != null && url.Port == BaseUri.Port && string.Equals(url.Host, BaseUri.Host, StringComparison.OrdinalIgnoreCase);
+        }
+
         /// <summary>Stops listening and abandons pending deliveries.</summary>
         public async ValueTask DisposeAsync()
         {
             if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
             _stopping.Cancel();
+            _guard.Dispose(); // first: the listener frees its endpoint only when the guard's catch-all host is gone
             try { _listener.Stop(); } catch (ObjectDisposedException) { }
             try { _listener.Close(); } catch (ObjectDisposedException) { }
             try { await _loop.ConfigureAwait(false); } catch { /* the loop ends with the listener */ }

@@ -142,9 +142,36 @@ namespace CalendarWatch.Emulator
 
         public DateTimeOffset Now { get { lock (Gate) return DateTimeOffset.UtcNow + _clockOffset; } }
 
-        public void SetClock(DateTimeOffset now) { lock (Gate) _clockOffset = now - DateTimeOffset.UtcNow; }
+        /// <summary>"1970-01-01T00:00:00Z to 9000-01-01T00:00:00Z": the clock's range as messages quote it.</summary>
+        public static string ClockRange => Iso(CalendarEmulator.MinClock) + " to " + Iso(CalendarEmulator.MaxClock);
 
-        public void AdvanceClock(TimeSpan by) { lock (Gate) _clockOffset += by; }
+        public static string Iso(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+
+        public void SetClock(DateTimeOffset now)
+        {
+            if (now < CalendarEmulator.MinClock || now > CalendarEmulator.MaxClock)
+                throw new ArgumentOutOfRangeException(nameof(now), now, "The emulator clock must stay within " + ClockRange + ".");
+            lock (Gate) _clockOffset = now - DateTimeOffset.UtcNow;
+        }
+
+        public void AdvanceClock(TimeSpan by)
+        {
+            lock (Gate)
+            {
+                // Compared as spans from now, so that no sum can overflow.
+                var now = DateTimeOffset.UtcNow + _clockOffset;
+                if (by > CalendarEmulator.MaxClock - now || by < CalendarEmulator.MinClock - now)
+                    throw new ArgumentOutOfRangeException(nameof(by), by, "The emulator clock must stay within " + ClockRange + ".");
+                _clockOffset += by;
+            }
+        }
+
+        /// <summary>How far the clock may move now, in seconds: (back, forward).</summary>
+        public (double Back, double Forward) ClockLeeway()
+        {
+            var now = Now;
+            return ((CalendarEmulator.MinClock - now).TotalSeconds, (CalendarEmulator.MaxClock - now).TotalSeconds);
+        }
 
         public void SetFaults(EmulatorFaults faults)
         {

@@ -58,7 +58,21 @@ namespace CalendarWatch.Emulator
 
         public static GoogleApiException Invalid(string message, string? location = null) => BadRequest("invalid", message, location);
 
-        public static GoogleApiException ParseError() => BadRequest("parseError", "Parse Error");
+        /// <summary>
+        /// A body over the emulator's limit. Google was seen answering this message with 400 badRequest (Gmail, 1 MiB); the emulator
+        /// answers 413 so that clients can tell it from other 400s, with the same message and reason.
+        /// </summary>
+        public static GoogleApiException PayloadTooLarge(long limit) =>
+            new GoogleApiException(413, InvalidArgument, "global", "badRequest", "Request payload size exceeds the limit: " + limit + " bytes.");
+
+        public static GoogleApiException ParseError(string message = "Parse Error") => BadRequest("parseError", message);
+
+        /// <summary>
+        /// A body not declared JSON. Google documents nothing for its JSON methods; its upload endpoints answer "Media type '…' is
+        /// not supported." with reason badContent, which the emulator borrows.
+        /// </summary>
+        public static GoogleApiException UnsupportedMediaType(string contentType) =>
+            BadRequest("badContent", "Media type '" + HttpUtil.Clip(contentType) + "' is not supported. Send the request body as JSON with Content-Type: application/json.");
 
         public static GoogleApiException PushInvalidTtl() =>
             BadRequest("pushInvalidTtl", "Invalid ttl value for channel. The channel expiration must be in the future and the ttl a positive number of seconds.");

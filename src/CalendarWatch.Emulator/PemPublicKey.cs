@@ -20,7 +20,7 @@ namespace CalendarWatch.Emulator
             {
                 case "PUBLIC KEY": return ReadSubjectPublicKeyInfo(der);
                 case "RSA PUBLIC KEY": return ReadRsaPublicKey(der, 0, der.Length);
-                default: throw new FormatException("Unsupported PEM label '" + label + "': expected PUBLIC KEY or RSA PUBLIC KEY.");
+                default: throw new FormatException("Unsupported PEM label '" + HttpUtil.Clip(label) + "': expected PUBLIC KEY or RSA PUBLIC KEY.");
             }
         }
 
@@ -35,7 +35,7 @@ namespace CalendarWatch.Emulator
             label = text.Substring(labelStart, labelEnd - labelStart);
             var endMarker = "-----END " + label + "-----";
             int end = text.IndexOf(endMarker, labelEnd, StringComparison.Ordinal);
-            if (end < 0) throw new FormatException("No PEM END line for " + label + ".");
+            if (end < 0) throw new FormatException("No PEM END line for " + HttpUtil.Clip(label) + ".");
             var body = text.Substring(labelEnd + 5, end - labelEnd - 5);
             var clean = new System.Text.StringBuilder(body.Length);
             foreach (var ch in body) if (!char.IsWhiteSpace(ch)) clean.Append(ch);

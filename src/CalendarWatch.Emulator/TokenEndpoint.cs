@@ -32,22 +32,27 @@ namespace CalendarWatch.Emulator
 
         public async Task HandleAsync(HttpListenerContext context)
         {
-            var response = context.Response;
             if (context.Request.HttpMethod != "POST")
             {
-                await HttpUtil.WriteJsonAsync(response, 405, Error("invalid_request", "The token endpoint accepts POST only.")).ConfigureAwait(false);
+                await HttpUtil.WriteJsonAsync(context, 405, Error("invalid_request", "The token endpoint accepts POST only.")).ConfigureAwait(false);
                 return;
             }
-            var form = HttpUtil.ParseForm(await HttpUtil.ReadBodyAsync(context.Request).ConfigureAwait(false));
             try
             {
+                byte[] bytes;
+                try { bytes = await HttpUtil.ReadBodyBytesAsync(context).ConfigureAwait(false); }
+                catch (BodyTooLargeException e)
+                {
+                    throw new OAuthError(413, "invalid_request", "Request body too large: the token endpoint accepts at most " + e.Limit + " bytes.");
+                }
+                var form = HttpUtil.ParseForm((context.Request.ContentEncoding ?? Encoding.UTF8).GetString(bytes));
                 var grant = HttpUtil.First(form, "grant_type");
                 string token;
                 if (grant == JwtBearerGrant) token = JwtBearer(HttpUtil.First(form, "assertion"));
                 else if (grant == "refresh_token") token = RefreshToken(form);
                 else if (string.IsNullOrEmpty(grant)) throw new OAuthError(400, "unsupported_grant_type", "Invalid grant_type: ");
-                else throw new OAuthError(400, "unsupported_grant_type", "Invalid grant_type: " + grant);
-                await HttpUtil.WriteJsonAsync(response, 200, new JsonObject
+                else throw new OAuthError(400, "unsupported_grant_type", "Invalid grant_type: " + HttpUtil.Clip(grant));
+                await HttpUtil.WriteJsonAsync(context, 200, new JsonObject
                 {
                     ["access_token"] = token,
                     ["expires_in"] = (int)TokenLifetime.TotalSeconds,
@@ -56,7 +61,7 @@ namespace CalendarWatch.Emulator
             }
             catch (OAuthError e)
             {
-                await HttpUtil.WriteJsonAsync(response, e.Status, Error(e.Error, e.Message)).ConfigureAwait(false);
+                await HttpUtil.WriteJsonAsync(context, e.Status, Error(e.Error, e.Message)).ConfigureAwait(false);
             }
         }
 

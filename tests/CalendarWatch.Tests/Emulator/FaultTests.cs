@@ -124,7 +124,7 @@ namespace CalendarWatch.Tests.Emulator
         public async Task RatesOutsideZeroToOneAreRefused()
         {
             await using var h = await EmulatorHarness.StartAsync();
-            Assert.Throws<ArgumentException>(() => h.Emulator.SetFaults(new EmulatorFaults { Error500Rate = 1.5 }));
+            Assert.Throws<ArgumentOutOfRangeException>(() => h.Emulator.SetFaults(new EmulatorFaults { Error500Rate = 1.5 }));
             Assert.Throws<ArgumentException>(() => h.Emulator.SetFaults(new EmulatorFaults { UserRateLimitStatus = "500" }));
         }
     }
