@@ -29,8 +29,8 @@ namespace CalendarWatch.Engine
         private readonly CalendarConnection _connection;
         private RetryPolicy _policy;
 
-        // One shared rate-limit pause per identity (per-user quotas are per subject).
-        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RateLimitGate> _gates = new System.Collections.Concurrent.ConcurrentDictionary<string, RateLimitGate>(StringComparer.OrdinalIgnoreCase);
+        // One pacer per identity (per-user quotas are per subject).
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RateLimitPacer> _pacers = new System.Collections.Concurrent.ConcurrentDictionary<string, RateLimitPacer>(StringComparer.OrdinalIgnoreCase);
 
         public CalendarApiClient(CalendarConnection connection)
         {
@@ -39,6 +39,9 @@ namespace CalendarWatch.Engine
         }
 
         public CalendarConnection Connection => _connection;
+
+        /// <summary>The pacer of one identity (null = the connection's default subject), once a call has used it.</summary>
+        public RateLimitPacer? PacerFor(string? subject) => _pacers.TryGetValue(subject ?? _connection.DefaultSubject ?? string.Empty, out var pacer) ? pacer : null;
 
         /// <summary>Creates one channel; throws <see cref="CalendarWatchException"/> for anything that is not a channel.</summary>
         public Task<Channel> WatchAsync(WatchRequest request, CancellationToken cancellationToken = default) => WatchAsync(request, null, cancellationToken);
@@ -284,16 +287,28 @@ namespace CalendarWatch.Engine
                 policy = _policy = new RetryPolicy(_connection.Retry);
             }
 
-            var gate = _gates.GetOrAdd(subject ?? string.Empty, _ => new RateLimitGate());
-            call.Gate = gate;
+            var pacer = _pacers.GetOrAdd(subject ?? string.Empty, _ => new RateLimitPacer());
+            call.Pacer = pacer;
             return policy.ExecuteAsync(
                 async ct =>
                 {
-                    await gate.WaitAsync(ct).ConfigureAwait(false);
-                    call.AttemptStarted = System.Diagnostics.Stopwatch.GetTimestamp();
-                    var response = await SendOnceAsync(relativePath, json, subject, scopes, ct).ConfigureAwait(false);
-                    gate.OnSuccess();
-                    return response;
+                    var slot = await pacer.WaitAsync(ct).ConfigureAwait(false);
+                    try
+                    {
+                        var response = await SendOnceAsync(relativePath, json, subject, scopes, ct).ConfigureAwait(false);
+                        pacer.Completed(slot);
+                        return response;
+                    }
+                    catch (CalendarApiException ex) when (ex.IsRateLimit)
+                    {
+                        call.PacerDelay = pacer.Refused(slot, ex.RetryAfter);
+                        throw;
+                    }
+                    catch
+                    {
+                        pacer.Completed(slot);
+                        throw;
+                    }
                 },
                 call,
                 cancellationToken);
