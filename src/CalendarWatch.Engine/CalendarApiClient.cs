@@ -324,7 +324,20 @@ namespace CalendarWatch.Engine
             for (var attempt = 0; ; attempt++)
             {
                 var forceRefresh = attempt > 0;
-                var token = await _connection.TokenSource.GetAccessTokenAsync(subject, scopes, forceRefresh, cancellationToken).ConfigureAwait(false);
+                _connection.ApiHealth.ThrowIfDown();
+                _connection.TokenHealth.ThrowIfDown();
+                string? token;
+                try
+                {
+                    token = await _connection.TokenSource.GetAccessTokenAsync(subject, scopes, forceRefresh, cancellationToken).ConfigureAwait(false);
+                }
+                catch (CalendarWatchException ex)
+                {
+                    if (_connection.TokenHealth.Failed(ex)) _connection.TokenHealth.ThrowIfDown();
+                    throw;
+                }
+
+                _connection.TokenHealth.Reached();
                 using var message = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
                 if (token != null)
                 {
@@ -346,11 +359,13 @@ namespace CalendarWatch.Engine
                     }
                     catch (Exception ex) when (ex is HttpRequestException || ex is IOException)
                     {
+                        if (_connection.ApiHealth.Failed(ex)) _connection.ApiHealth.ThrowIfDown();
                         throw new CalendarWatchException("CalendarWatch.ConnectionFailed", FailureKind.ConnectionError,
                             $"The connection to {_connection.ApiEndpoint} failed: {ExceptionText.InnermostMessage(ex)}", ex);
                     }
                 }
 
+                _connection.ApiHealth.Reached();
                 if (response.IsSuccessStatusCode)
                 {
                     return response;

@@ -38,6 +38,8 @@ namespace CalendarWatch.Engine
             TokenSource = tokenSource ?? throw new ArgumentNullException(nameof(tokenSource));
             DefaultSubject = string.IsNullOrWhiteSpace(defaultSubject) ? null : defaultSubject;
             Scopes = scopes is { Count: > 0 } ? scopes : null;
+            ApiHealth = new EndpointHealth("the Calendar API endpoint " + ApiEndpoint.AbsoluteUri, "(Connect-CalendarWatch -ApiEndpoint or -Emulator, or " + EmulatorHostVariable + ")");
+            TokenHealth = new EndpointHealth("the token endpoint for " + TokenSource, "(for a key file, its token_uri)");
             _http = new HttpClient(handler ?? CreateHandler(), disposeHandler: true) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
             _http.DefaultRequestHeaders.UserAgent.ParseAdd("CalendarWatch/" + typeof(CalendarConnection).Assembly.GetName().Version?.ToString(3));
         }
@@ -57,6 +59,12 @@ namespace CalendarWatch.Engine
 
         /// <summary>Scopes that override the per-method narrowest scope; null = narrowest per method.</summary>
         public IReadOnlyList<string>? Scopes { get; }
+
+        /// <summary>Whether the API endpoint can be reached, judged over every command on this connection.</summary>
+        public EndpointHealth ApiHealth { get; }
+
+        /// <summary>Whether the token endpoint can be reached, judged over every command on this connection.</summary>
+        public EndpointHealth TokenHealth { get; }
 
         /// <summary>Each request's own time limit (one attempt).</summary>
         public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(60);
