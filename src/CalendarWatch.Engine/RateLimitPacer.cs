@@ -496,9 +496,11 @@ namespace CalendarWatch.Engine
             if (!Fit(admittedAt, floor) && !Fit(admittedAt, _retryAfter))
             {
                 // Nothing a sliding window explains (a token bucket, a limit shared with others): pace at what got
-                // through over twice the episode.
+                // through over twice the episode; if nothing got through before the refusal, there is nothing to learn.
                 var window = TimeSpan.FromTicks(Math.Max(MinProbeGap.Ticks, 2 * (admittedAt - _refusedAt).Ticks));
-                _budget = Math.Max(1, CountCompleted(_refusedAt - window, _refusedAt));
+                var admitted = CountCompleted(_refusedAt - window, _refusedAt);
+                if (admitted == 0) return;
+                _budget = admitted;
                 _windowLow = window;
                 _windowHigh = window;
             }
