@@ -28,24 +28,27 @@ namespace CalendarWatch.Engine
     /// One identity's pacing under a per-user rate limit it is never told. Google documents its quotas as sliding
     /// windows (so many requests per user per minute); the pacer learns the two numbers from what the server admits
     /// and refuses, and from then on lets an attempt start only while fewer than <see cref="Budget"/> attempts that
-    /// started within the last <see cref="Window"/> were admitted or are still in flight: the server is kept exactly
-    /// full, so requests are neither refused nor left unsent.
+    /// started within the last <see cref="Window"/> were admitted or are still in flight: the server is kept full,
+    /// so requests are neither refused nor left unsent.
     /// <para>
     /// Until the first refusal nothing is paced. A refusal (403 usage limits or 429) opens a learning episode: starts
-    /// stop (for at least the Retry-After the server gave), then single probes go out at growing gaps (a tenth of the
-    /// time since the refusal) until one is admitted. Attempts refused in the episode (the ones in flight and the
-    /// probes) tell how long the window stayed full; the admitted probe tells when it freed: the shortest window that
-    /// explains every admission and refusal seen, and the number of admissions inside it, become the window and the
-    /// budget. A Retry-After is taken as a lower bound of the window. An episode with a single refusal among admissions
-    /// is noise (a stray 429) and teaches nothing.
+    /// stop for the Retry-After of that refusal, if any, then single probes go out at growing gaps (a tenth of the
+    /// time since the refusal) until one is admitted. The attempts refused in the episode (those in flight and the
+    /// probes) show how long the window stayed full, the admitted probe when it freed: the shortest window under which
+    /// every admission and refusal seen is explained, and the admissions inside it, become the window and the budget.
+    /// A Retry-After is taken as a lower bound of the window. An episode with a single refusal among answers is noise
+    /// (a stray 429) and teaches nothing; so is one in which a later attempt got through.
     /// </para>
     /// <para>
-    /// Afterwards the window is narrowed by bisection, one probe at a time (an attempt that would be allowed under the
-    /// quarter window but not yet under the known one), and widened when an attempt right at its edge is refused.
-    /// AIMD-style, the budget grows by a step after ten windows spent at the budget without a refusal, and a refusal
-    /// episode in between sets it back to what the server admitted. Starts are granted first come, first served, so
-    /// refused items are not starved by newer ones. Every decision is made on <see cref="TimeProvider"/> time with no
-    /// randomness, so the same inputs give the same decisions.
+    /// Afterwards the window is narrowed by bisection, one attempt at a time (one that would be allowed a quarter of
+    /// the way up from the lower bound but not yet under the known window), and widened when an attempt at its edge is
+    /// refused. Evidence is noisy (an attempt held up on its way is refused at an edge it did not cross), so the window
+    /// in use carries a margin of four times the mean deviation of attempt durations (0.5 % to 10 % of the window),
+    /// and a raised lower bound relaxes halfway back after each window without a refusal. AIMD-style, the budget grows
+    /// by a step after ten windows spent at the budget without a refusal, and a learning episode in between sets it to
+    /// what the server admitted. Starts are granted first come, first served, so refused items are not starved by newer
+    /// ones. Every decision is made on <see cref="TimeProvider"/> time without randomness: the same inputs give the
+    /// same decisions.
     /// </para>
     /// </summary>
     public sealed class RateLimitPacer
@@ -63,7 +66,7 @@ namespace CalendarWatch.Engine
         private const double MinWindowMargin = 0.005;
 
         /// <summary>... and at most this share.</summary>
-        private const double MaxWindowMargin = 0.03;
+        private const double MaxWindowMargin = 0.10;
 
         /// <summary>Bisection stops when the window is known to within this share.</summary>
         private const double WindowPrecision = 0.02;
@@ -89,6 +92,8 @@ namespace CalendarWatch.Engine
         private TimeSpan _windowLow;        // the window is longer than this ...
         private TimeSpan _windowHigh;       // ... and at most this long
         private TimeSpan _pauseUntil;       // Retry-After: nothing starts before
+        private TimeSpan _fitLow;           // the lower bound the last learning episode established
+        private TimeSpan _relaxedAt;        // when the lower bound last relaxed (or was raised)
         private TimeSpan _stableSince;      // last change of what is learned, for the additive increase
         private bool _budgetReached;        // an attempt had to wait for the budget since _stableSince
 
@@ -197,19 +202,21 @@ namespace CalendarWatch.Engine
                     }
                 }
 
-                waiter = new Waiter();
+                waiter = new Waiter(this, cancellationToken);
                 waiter.Node = _waiters.AddLast(waiter);
                 if (_waiters.Count == 1) Arm(now);
             }
 
-            if (cancellationToken.CanBeCanceled)
-            {
-                waiter.Owner = this;
-                waiter.Token = cancellationToken;
-                waiter.Registration = cancellationToken.Register(static state => ((Waiter)state!).Owner!.Cancel((Waiter)state!), waiter);
-            }
+            return new ValueTask<PacerSlot>(cancellationToken.CanBeCanceled ? WaitCancellableAsync(waiter) : waiter.Task);
+        }
 
-            return new ValueTask<PacerSlot>(waiter.Task);
+        private static async Task<PacerSlot> WaitCancellableAsync(Waiter waiter)
+        {
+            // Registered here, disposed however the wait ends; a token already cancelled cancels at once.
+            using (waiter.Token.Register(static state => ((Waiter)state!).Cancel(), waiter))
+            {
+                return await waiter.Task.ConfigureAwait(false);
+            }
         }
 
         /// <summary>
@@ -268,6 +275,7 @@ namespace CalendarWatch.Engine
                     // was not full, the refusal was a stray one. Stop holding starts at once.
                     if (_refusedInEpisode > 1 || StartOf(sequence) <= _refusedAt) return;
                     _learning = false;
+                    _probe = -1;
                     _settled = _next;
                 }
                 else
@@ -300,8 +308,13 @@ namespace CalendarWatch.Engine
                     Observe(now - StartOf(sequence));
                 }
 
+                // The shared pause honours the Retry-After of the refusal that opened an episode, of refused probes
+                // and of refusals outside an episode; attempts of the same burst refused after the first do not push
+                // it on (they were sent before the server's answer was known). Each refused item itself waits at
+                // least its own Retry-After before its retry.
                 var wait = retryAfter is TimeSpan ra && ra > TimeSpan.Zero ? ra : TimeSpan.Zero;
-                if (now + wait > _pauseUntil) _pauseUntil = now + wait;
+                var shared = !_learning || sequence == _probe || !remembered;
+                if (shared && now + wait > _pauseUntil) _pauseUntil = now + wait;
 
                 if (!remembered)
                 {
@@ -313,6 +326,7 @@ namespace CalendarWatch.Engine
                     if (_tryWindow > _windowLow) _windowLow = _tryWindow;
                     _try = -1;
                     _stableSince = now;
+                    _relaxedAt = now;
                 }
                 else if (_learning)
                 {
@@ -333,6 +347,7 @@ namespace CalendarWatch.Engine
                 }
 
                 hold = (_learning && _nextProbe > _pauseUntil ? _nextProbe : _pauseUntil) - now;
+                if (hold < wait) hold = wait;
                 granted = Pump(now);
             }
 
@@ -424,6 +439,15 @@ namespace CalendarWatch.Engine
             _outcomes[sequence % HistoryCapacity] = Outcome.Pending;
             if (kind == Start.Probe) _probe = sequence;
             else if (kind == Start.Try) _try = sequence;
+            if (_budget != 0 && !_learning && _windowLow > _fitLow && now - _relaxedAt >= WindowInUse)
+            {
+                // A window without a refusal: the lower bound, raised by a refusal that jitter may have caused (an
+                // attempt held up on its way), moves halfway back to what the last episode established, so that
+                // bisection tests it again.
+                _windowLow -= TimeSpan.FromTicks((_windowLow - _fitLow).Ticks / 2);
+                _relaxedAt = now;
+            }
+
             if (_budget != 0 && !_learning && now - _stableSince >= TimeSpan.FromTicks(WindowInUse.Ticks * WindowsBeforeIncrease))
             {
                 // Additive increase: ten windows without a refusal. Only when the budget was what held starts back.
@@ -455,9 +479,10 @@ namespace CalendarWatch.Engine
                 {
                     var shortest = started - start;          // the window still held this attempt
                     if (shortest > _windowLow) _windowLow = shortest;
-                    var longer = TimeSpan.FromTicks((long)(_windowLow.Ticks * (1 + (2 * MaxWindowMargin))));
-                    if (longer > _windowHigh) _windowHigh = longer;
+                    var step = TimeSpan.FromTicks(Math.Max(2 * Margin.Ticks, (long)(_windowLow.Ticks * WindowPrecision)));
+                    if (_windowLow + step > _windowHigh) _windowHigh = _windowLow + step;
                     _stableSince = now;
+                    _relaxedAt = now;
                     return true;
                 }
             }
@@ -486,6 +511,7 @@ namespace CalendarWatch.Engine
             _probe = -1;
             _settled = _next;
             _stableSince = now;
+            _relaxedAt = now;
             _budgetReached = false;
             if (_refusedInEpisode < 2 || _refusedInEpisode <= _completedInEpisode)
             {
@@ -503,48 +529,57 @@ namespace CalendarWatch.Engine
                 _budget = admitted;
                 _windowLow = window;
                 _windowHigh = window;
+                _fitLow = window;
             }
         }
 
         /// <summary>
-        /// The shortest sliding window that explains the episode: for the newest attempt <c>a</c> (before the refusal)
-        /// that can be the oldest one inside the window, the window held <c>a</c> when the last refused attempt started,
-        /// had dropped it when the probe was admitted, and had dropped the attempt before <c>a</c> when the newest
-        /// admitted one started. The budget is what got through from <c>a</c> on.
+        /// The shortest sliding window that explains the episode: for the newest attempt <c>a</c> (started before the
+        /// refusal) that can be the oldest one inside the window, the window held <c>a</c> when the last refused
+        /// attempt started and had dropped it when the probe was admitted; the budget is what got through from
+        /// <c>a</c> on (in flight at the refusal included), and under that window and budget no earlier admission would
+        /// have been refused.
         /// </summary>
         private bool Fit(TimeSpan admittedAt, TimeSpan floor)
         {
+            // The attempts that got through before the episode, oldest first.
             var oldest = Math.Max(0, _next - HistoryCapacity);
-            var newestCounted = TimeSpan.MinValue;
-            var count = 0;
-            long candidate = -1;
-            for (var n = _episodeFirst - 1; n >= oldest; n--)
+            var admitted = new List<TimeSpan>();
+            for (var n = oldest; n < _episodeFirst; n++)
             {
-                if (_outcomes[n % HistoryCapacity] == Outcome.Refused || StartOf(n) >= _refusedAt) continue;
-                if (candidate >= 0)
-                {
-                    // n is the attempt before the candidate.
-                    if (TryWindow(StartOf(candidate), StartOf(n), newestCounted, admittedAt, floor, count)) return true;
-                }
-
-                if (newestCounted == TimeSpan.MinValue) newestCounted = StartOf(n);
-                candidate = n;
-                count++;
+                if (_outcomes[n % HistoryCapacity] != Outcome.Refused) admitted.Add(StartOf(n));
             }
 
-            return candidate >= 0 && TryWindow(StartOf(candidate), TimeSpan.MinValue, newestCounted, admittedAt, floor, count);
+            for (var i = admitted.Count - 1; i >= 0; i--)
+            {
+                var inside = admitted[i];
+                if (inside >= _refusedAt) continue;
+                var low = _lastRefused - inside;           // still inside when the last refused attempt started
+                if (floor > low) low = floor;
+                var high = admittedAt - inside;            // gone when the probe was admitted
+                if (i > 0 && _refusedAt - admitted[i - 1] < high) high = _refusedAt - admitted[i - 1]; // the one before was gone
+                var budget = admitted.Count - i;
+                if (low <= TimeSpan.Zero || low > high || !Admits(admitted, low, budget)) continue;
+                _budget = Math.Min(HistoryCapacity, budget);
+                _windowLow = low;
+                _windowHigh = high;
+                _fitLow = low;
+                return true;
+            }
+
+            return false;
         }
 
-        private bool TryWindow(TimeSpan oldestInside, TimeSpan before, TimeSpan newest, TimeSpan admittedAt, TimeSpan floor, int budget)
+        /// <summary>True when no admission in <paramref name="starts"/> found <paramref name="budget"/> others within <paramref name="window"/> before it.</summary>
+        private static bool Admits(List<TimeSpan> starts, TimeSpan window, int budget)
         {
-            var low = _lastRefused - oldestInside;
-            if (floor > low) low = floor;
-            var high = admittedAt - oldestInside;
-            if (before != TimeSpan.MinValue && newest - before < high) high = newest - before;
-            if (low <= TimeSpan.Zero || low > high) return false;
-            _budget = Math.Min(HistoryCapacity, budget);
-            _windowLow = low;
-            _windowHigh = high;
+            var first = 0;
+            for (var j = 0; j < starts.Count; j++)
+            {
+                while (starts[first] <= starts[j] - window) first++;
+                if (j - first >= budget) return false;
+            }
+
             return true;
         }
 
@@ -645,11 +680,7 @@ namespace CalendarWatch.Engine
         private static void Grant(List<(Waiter Waiter, PacerSlot Slot)>? granted)
         {
             if (granted is null) return;
-            foreach (var (waiter, slot) in granted)
-            {
-                waiter.Registration.Dispose();
-                waiter.TrySetResult(slot);
-            }
+            foreach (var (waiter, slot) in granted) waiter.TrySetResult(slot);
         }
 
         private static class Outcome
@@ -661,18 +692,21 @@ namespace CalendarWatch.Engine
 
         private sealed class Waiter : TaskCompletionSource<PacerSlot>
         {
-            public Waiter()
+            private readonly RateLimitPacer _owner;
+
+            public Waiter(RateLimitPacer owner, CancellationToken token)
                 : base(TaskCreationOptions.RunContinuationsAsynchronously)
             {
+                _owner = owner;
+                Token = token;
             }
 
+            /// <summary>Its place in the queue; null once granted or cancelled.</summary>
             public LinkedListNode<Waiter>? Node { get; set; }
 
-            public RateLimitPacer? Owner { get; set; }
+            public CancellationToken Token { get; }
 
-            public CancellationToken Token { get; set; }
-
-            public CancellationTokenRegistration Registration { get; set; }
+            public void Cancel() => _owner.Cancel(this);
         }
     }
 }

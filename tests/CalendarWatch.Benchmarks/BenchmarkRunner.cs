@@ -44,6 +44,12 @@ namespace CalendarWatch.Benchmarks
 
         public bool Smoke { get; set; }
 
+        /// <summary>Print the pacer's state as notes whenever it changes during the quota runs at default settings.</summary>
+        public bool TracePacer { get; set; }
+
+        /// <summary>Only the quota runs at default settings and the closed ports (sections 5 and 6).</summary>
+        public bool QuotaOnly { get; set; }
+
         public static BenchmarkOptions Parse(IReadOnlyList<string> args)
         {
             var options = new BenchmarkOptions();
@@ -71,6 +77,8 @@ namespace CalendarWatch.Benchmarks
                     case "--quota-long-watches": options.QuotaLongWatches = NextInt(); break;
                     case "--retry-after": options.RetryAfterSeconds = NextInt(); break;
                     case "--emulator": options.EmulatorPath = Next(); break;
+                    case "--trace-pacer": options.TracePacer = true; break;
+                    case "--quota-only": options.QuotaOnly = true; break;
                     case "--smoke":
                         options.Smoke = true;
                         options.Watches = 40;
@@ -82,7 +90,7 @@ namespace CalendarWatch.Benchmarks
                         options.QuotaLongWindowMs = 600;
                         break;
                     default:
-                        throw new ArgumentException($"Unknown argument '{arg}'. Use --watches N --items N --latency-ms N --throttle N --quota N --quota-window-ms N --quota-long-window-ms N --quota-long-watches N --retry-after N --emulator PATH --smoke.");
+                        throw new ArgumentException($"Unknown argument '{arg}'. Use --watches N --items N --latency-ms N --throttle N --quota N --quota-window-ms N --quota-long-window-ms N --quota-long-watches N --retry-after N --emulator PATH --trace-pacer --quota-only --smoke.");
                 }
             }
 
@@ -128,6 +136,62 @@ namespace CalendarWatch.Benchmarks
             // Notifications go to the emulator itself: a path it answers 404, so each sync message is one
             // attempt in the emulator's process and costs the client nothing.
             var address = new Uri(emulator.BaseUri, "benchmark-sink");
+
+            if (!options.QuotaOnly)
+            {
+                await RunLatencyQuotaAndStreamAsync(emulator, client, address, figures, options, cancellationToken).ConfigureAwait(false);
+            }
+
+            // 5. Quota pacing at DEFAULT retry settings (nothing scaled, nothing told): short and long windows, with
+            // 403 userRateLimitExceeded and with 429 + Retry-After. Each run is a new identity (its own key, calendars,
+            // connection and per-user window), so each learns the limit from nothing.
+            var quotaRuns = new[]
+            {
+                ("1s", TimeSpan.FromMilliseconds(options.QuotaWindowMs), options.QuotaLimit, options.Watches),
+                ("10s", TimeSpan.FromMilliseconds(options.QuotaLongWindowMs), options.QuotaLongLimit, options.QuotaLongWatches > 0 ? options.QuotaLongWatches : 3 * options.QuotaLongLimit),
+            };
+            var identity = 0;
+            foreach (var (tag, quotaWindow, perWindow, watches) in quotaRuns)
+            {
+                foreach (var status in new[] { "403", "429" })
+                {
+                    var name = $"quota_default_{tag}_{status}";
+                    figures.Note($"{name}: {perWindow} requests per {quotaWindow.TotalMilliseconds:0} ms per user, {watches} watches at ThrottleLimit {options.ThrottleLimit}, " +
+                        (status == "429" ? $"429 rateLimitExceeded with Retry-After {options.RetryAfterSeconds} s" : "403 userRateLimitExceeded") + ", default retry settings");
+                    var run = await RunQuotaAtDefaultsAsync(emulator, options, ++identity, perWindow, quotaWindow, status, watches, address, options.TracePacer ? figures.Note : null, cancellationToken).ConfigureAwait(false);
+                    var runBound = TimeSpan.FromTicks(quotaWindow.Ticks * watches / perWindow);
+                    figures.Line(name + "_failures", run.Run.Failed, "count");
+                    figures.Line(name + "_wall", run.Run.Wall.TotalSeconds, "s");
+                    figures.Line(name + "_bound", runBound.TotalSeconds, "s");
+                    figures.Line(name + "_wall_over_bound", run.Run.Wall.TotalSeconds / runBound.TotalSeconds, "x");
+                    figures.Line(name + "_sent", run.Sent, "count");
+                    figures.Line(name + "_refused", run.Refused, "count");
+                    figures.Line(name + "_refused_share", 100.0 * run.Refused / Math.Max(1, run.Sent), "%");
+                    figures.Note($"{name}: pacer after the run: {run.Pacer}");
+                }
+            }
+
+            // 6. An endpoint that is down: the API at a closed port, then a token endpoint at a closed port, at
+            // default retry settings. After a few failures to connect in a row the rest fail at once, unsent.
+            await emulator.SetFaultsAsync(new Dictionary<string, object?> { ["latencyMs"] = options.LatencyMs }, cancellationToken).ConfigureAwait(false);
+            var closedApi = await RunClosedApiPortAsync(options, address, cancellationToken).ConfigureAwait(false);
+            var n = options.Watches.ToString(CultureInfo.InvariantCulture);
+            figures.Line($"closed_port_{n}_wall", closedApi.Run.Wall.TotalSeconds, "s");
+            figures.Line($"closed_port_{n}_failures", closedApi.Run.Failed, "count");
+            figures.Line($"closed_port_{n}_endpoint_unreachable", closedApi.Unreachable, "count");
+            figures.Line($"closed_port_{n}_connection_attempts", closedApi.Attempts, "count");
+            var closedToken = await RunClosedTokenPortAsync(emulator, options, address, cancellationToken).ConfigureAwait(false);
+            figures.Line($"closed_token_port_{n}_wall", closedToken.Run.Wall.TotalSeconds, "s");
+            figures.Line($"closed_token_port_{n}_failures", closedToken.Run.Failed, "count");
+            figures.Line($"closed_token_port_{n}_endpoint_unreachable", closedToken.Unreachable, "count");
+            figures.Line($"closed_token_port_{n}_connection_attempts", closedToken.Attempts, "count");
+            return 0;
+        }
+
+        /// <summary>Sections 1 to 4: latency, the scaled quota run, streaming, token requests.</summary>
+        private static async Task RunLatencyQuotaAndStreamAsync(EmulatorProcess emulator, CalendarApiClient client, Uri address, Figures figures, BenchmarkOptions options, CancellationToken cancellationToken)
+        {
+            var connection = client.Connection;
 
             // Warm up JIT and connections outside every measurement.
             await RunQueueAsync(client, Requests("warmup", 64, address), options.ThrottleLimit, null, cancellationToken).ConfigureAwait(false);
@@ -217,54 +281,9 @@ namespace CalendarWatch.Benchmarks
                 figures.Line("token_requests", SumTokenRequests(stats.RootElement), "count");
                 figures.Line("api_requests", SumRequests(stats.RootElement), "count");
             }
-
-            // 5. Quota pacing at DEFAULT retry settings (nothing scaled, nothing told): short and long windows, with
-            // 403 userRateLimitExceeded and with 429 + Retry-After. Each run is a new identity (its own key, calendars,
-            // connection and per-user window), so each learns the limit from nothing.
-            var quotaRuns = new[]
-            {
-                ("1s", TimeSpan.FromMilliseconds(options.QuotaWindowMs), options.QuotaLimit, options.Watches),
-                ("10s", TimeSpan.FromMilliseconds(options.QuotaLongWindowMs), options.QuotaLongLimit, options.QuotaLongWatches > 0 ? options.QuotaLongWatches : 3 * options.QuotaLongLimit),
-            };
-            var identity = 0;
-            foreach (var (tag, quotaWindow, perWindow, watches) in quotaRuns)
-            {
-                foreach (var status in new[] { "403", "429" })
-                {
-                    var name = $"quota_default_{tag}_{status}";
-                    figures.Note($"{name}: {perWindow} requests per {quotaWindow.TotalMilliseconds:0} ms per user, {watches} watches at ThrottleLimit {options.ThrottleLimit}, " +
-                        (status == "429" ? $"429 rateLimitExceeded with Retry-After {options.RetryAfterSeconds} s" : "403 userRateLimitExceeded") + ", default retry settings");
-                    var run = await RunQuotaAtDefaultsAsync(emulator, options, ++identity, perWindow, quotaWindow, status, watches, address, cancellationToken).ConfigureAwait(false);
-                    var runBound = TimeSpan.FromTicks(quotaWindow.Ticks * watches / perWindow);
-                    figures.Line(name + "_failures", run.Run.Failed, "count");
-                    figures.Line(name + "_wall", run.Run.Wall.TotalSeconds, "s");
-                    figures.Line(name + "_bound", runBound.TotalSeconds, "s");
-                    figures.Line(name + "_wall_over_bound", run.Run.Wall.TotalSeconds / runBound.TotalSeconds, "x");
-                    figures.Line(name + "_sent", run.Sent, "count");
-                    figures.Line(name + "_refused", run.Refused, "count");
-                    figures.Line(name + "_refused_share", 100.0 * run.Refused / Math.Max(1, run.Sent), "%");
-                    figures.Note($"{name}: pacer after the run: {run.Pacer}");
-                }
-            }
-
-            // 6. An endpoint that is down: the API at a closed port, then a token endpoint at a closed port, at
-            // default retry settings. After a few failures to connect in a row the rest fail at once, unsent.
-            await emulator.SetFaultsAsync(new Dictionary<string, object?> { ["latencyMs"] = options.LatencyMs }, cancellationToken).ConfigureAwait(false);
-            var closedApi = await RunClosedApiPortAsync(options, address, cancellationToken).ConfigureAwait(false);
-            var n = options.Watches.ToString(CultureInfo.InvariantCulture);
-            figures.Line($"closed_port_{n}_wall", closedApi.Run.Wall.TotalSeconds, "s");
-            figures.Line($"closed_port_{n}_failures", closedApi.Run.Failed, "count");
-            figures.Line($"closed_port_{n}_endpoint_unreachable", closedApi.Unreachable, "count");
-            figures.Line($"closed_port_{n}_connection_attempts", closedApi.Attempts, "count");
-            var closedToken = await RunClosedTokenPortAsync(emulator, options, address, cancellationToken).ConfigureAwait(false);
-            figures.Line($"closed_token_port_{n}_wall", closedToken.Run.Wall.TotalSeconds, "s");
-            figures.Line($"closed_token_port_{n}_failures", closedToken.Run.Failed, "count");
-            figures.Line($"closed_token_port_{n}_endpoint_unreachable", closedToken.Unreachable, "count");
-            figures.Line($"closed_token_port_{n}_connection_attempts", closedToken.Attempts, "count");
-            return 0;
         }
 
-        private static async Task<QuotaRunResult> RunQuotaAtDefaultsAsync(EmulatorProcess emulator, BenchmarkOptions options, int identity, int perWindow, TimeSpan window, string status, int watches, Uri address, CancellationToken cancellationToken)
+        private static async Task<QuotaRunResult> RunQuotaAtDefaultsAsync(EmulatorProcess emulator, BenchmarkOptions options, int identity, int perWindow, TimeSpan window, string status, int watches, Uri address, Action<string>? trace, CancellationToken cancellationToken)
         {
             var email = $"quota-{identity}@calendarwatch-bench.iam.gserviceaccount.com";
             using var keyFile = await ServiceAccountKeyFile.CreateAsync(emulator, email, string.Create(CultureInfo.InvariantCulture, $"2000000000000000{identity:D5}"), new Uri(emulator.BaseUri, "token"), cancellationToken).ConfigureAwait(false);
@@ -288,10 +307,33 @@ namespace CalendarWatch.Benchmarks
                 ["retryAfterSeconds"] = options.RetryAfterSeconds,
             }, cancellationToken).ConfigureAwait(false);
             var before = await WatchRequestsAsync(emulator, cancellationToken).ConfigureAwait(false);
+            using var tracing = new CancellationTokenSource();
+            var tracer = trace is null ? Task.CompletedTask : TracePacerAsync(client, trace, tracing.Token);
             var run = await RunQueueAsync(client, Requests("quota-default", watches, address, Room), options.ThrottleLimit, null, cancellationToken).ConfigureAwait(false);
+            tracing.Cancel();
+            await tracer.ConfigureAwait(false);
             var sent = await WatchRequestsAsync(emulator, cancellationToken).ConfigureAwait(false) - before;
             await emulator.SetFaultsAsync(new Dictionary<string, object?> { ["latencyMs"] = options.LatencyMs }, cancellationToken).ConfigureAwait(false);
             return new QuotaRunResult { Run = run, Sent = sent, Refused = sent - (watches - run.Failed), Pacer = client.PacerFor(null)?.ToString() ?? "-" };
+        }
+
+        private static async Task TracePacerAsync(CalendarApiClient client, Action<string> trace, CancellationToken cancellationToken)
+        {
+            var clock = Stopwatch.StartNew();
+            var last = string.Empty;
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var now = client.PacerFor(null)?.ToString() ?? "-";
+                if (now != last) trace(string.Create(CultureInfo.InvariantCulture, $"  {clock.Elapsed.TotalSeconds:0.000} s: {now}"));
+                last = now;
+                try
+                {
+                    await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
         }
 
         private static async Task<long> WatchRequestsAsync(EmulatorProcess emulator, CancellationToken cancellationToken)
