@@ -33,6 +33,9 @@ namespace CalendarWatch.Engine
 
         public CalendarConnection Connection => _connection;
 
+        /// <summary>The pacer of one identity on this connection, once a call has used it (null = the default subject).</summary>
+        public RateLimitPacer? PacerFor(string? subject) => _connection.ExistingPacerFor(subject);
+
         /// <summary>Creates one channel; throws <see cref="CalendarWatchException"/> for anything that is not a channel.</summary>
         public Task<Channel> WatchAsync(WatchRequest request, CancellationToken cancellationToken = default) => WatchAsync(request, null, cancellationToken);
 
@@ -240,18 +243,30 @@ namespace CalendarWatch.Engine
         private async Task<HttpResponseMessage> SendAsync(ApiMethod method, string relativePath, string json, string? subject, RetryCall call, CancellationToken cancellationToken)
         {
             var scopes = _connection.ScopesFor(method.Narrowest);
-            var gate = _connection.GateFor(subject);
-            call.Gate = gate;
+            var pacer = _connection.PacerFor(subject);
+            call.Pacer = pacer;
             try
             {
                 return await _connection.Policy.ExecuteAsync(
                     async ct =>
                     {
-                        await gate.WaitAsync(ct).ConfigureAwait(false);
-                        call.AttemptStarted = System.Diagnostics.Stopwatch.GetTimestamp();
-                        var response = await SendOnceAsync(method, relativePath, json, subject, scopes, ct).ConfigureAwait(false);
-                        gate.OnSuccess();
-                        return response;
+                        var slot = await pacer.WaitAsync(ct).ConfigureAwait(false);
+                        try
+                        {
+                            var response = await SendOnceAsync(method, relativePath, json, subject, scopes, ct).ConfigureAwait(false);
+                            pacer.Completed(slot);
+                            return response;
+                        }
+                        catch (CalendarApiException ex) when (ex.IsRateLimit)
+                        {
+                            call.PacerDelay = pacer.Refused(slot, ex.RetryAfter);
+                            throw;
+                        }
+                        catch
+                        {
+                            pacer.Completed(slot);
+                            throw;
+                        }
                     },
                     call,
                     cancellationToken).ConfigureAwait(false);
@@ -279,6 +294,9 @@ namespace CalendarWatch.Engine
             string? refused = null;
             for (var attempt = 0; ; attempt++)
             {
+                // Fail fast: an endpoint found unreachable several times in a row fails the rest at once, unsent.
+                _connection.ApiHealth.ThrowIfDown();
+                _connection.TokenHealth.ThrowIfDown();
                 string? token;
                 try
                 {
@@ -287,8 +305,11 @@ namespace CalendarWatch.Engine
                 catch (CalendarWatchException ex) when (ex.Kind != FailureKind.InvalidArgument)
                 {
                     ex.Phase = FailurePhase.TokenEndpoint;
+                    if (_connection.TokenHealth.Failed(ex)) _connection.TokenHealth.ThrowIfDown();
                     throw;
                 }
+
+                _connection.TokenHealth.Reached();
 
                 using var message = new HttpRequestMessage(method.Verb, uri) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
                 if (token != null)
@@ -310,9 +331,12 @@ namespace CalendarWatch.Engine
                     }
                     catch (Exception ex) when (Failures.IsTransportFailure(ex))
                     {
+                        if (_connection.ApiHealth.Failed(ex)) _connection.ApiHealth.ThrowIfDown();
                         throw Failures.ApiConnectionFailed(ex, _connection.ApiEndpoint);
                     }
                 }
+
+                _connection.ApiHealth.Reached();
 
                 if (response.IsSuccessStatusCode)
                 {

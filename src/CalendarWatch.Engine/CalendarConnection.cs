@@ -39,6 +39,8 @@ namespace CalendarWatch.Engine
             TokenSource = tokenSource ?? throw new ArgumentNullException(nameof(tokenSource));
             DefaultSubject = string.IsNullOrWhiteSpace(defaultSubject) ? null : defaultSubject;
             Scopes = scopes is { Count: > 0 } ? scopes : null;
+            ApiHealth = new EndpointHealth("the Calendar API endpoint " + ApiEndpoint.AbsoluteUri, "(Connect-CalendarWatch -ApiEndpoint or -Emulator, or " + EmulatorHostVariable + ")");
+            TokenHealth = new EndpointHealth("the token endpoint for " + TokenSource, "(for a key file, its token_uri)");
             _http = new HttpClient(handler ?? CreateHandler(), disposeHandler: true) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
             _http.DefaultRequestHeaders.UserAgent.ParseAdd("CalendarWatch/" + typeof(CalendarConnection).Assembly.GetName().Version?.ToString(3));
         }
@@ -60,6 +62,12 @@ namespace CalendarWatch.Engine
         /// <summary>Scopes that override the per-method narrowest scope; null = narrowest per method.</summary>
         public IReadOnlyList<string>? Scopes { get; }
 
+        /// <summary>Whether the API endpoint can be reached, judged over every command on this connection.</summary>
+        public EndpointHealth ApiHealth { get; }
+
+        /// <summary>Whether the token endpoint can be reached, judged over every command on this connection.</summary>
+        public EndpointHealth TokenHealth { get; }
+
         /// <summary>Each request's own time limit (one attempt).</summary>
         public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
@@ -78,12 +86,15 @@ namespace CalendarWatch.Engine
         /// <summary>The retry policy for the current settings (one per settings object, shared by every call).</summary>
         internal RetryPolicy Policy => _policy;
 
-        // One rate-limit gate per identity (per-user quotas are charged to the impersonated user), kept for the
-        // connection's lifetime: what one command learned about an identity's quota serves the next, in any runspace.
-        private readonly ConcurrentDictionary<string, RateLimitGate> _gates = new ConcurrentDictionary<string, RateLimitGate>(StringComparer.OrdinalIgnoreCase);
+        // One pacer per identity (per-user quotas are charged to the impersonated user), kept for the connection's
+        // lifetime: the rate one command learned an identity is admitted at serves the next, in any runspace.
+        private readonly ConcurrentDictionary<string, RateLimitPacer> _pacers = new ConcurrentDictionary<string, RateLimitPacer>(StringComparer.OrdinalIgnoreCase);
 
-        /// <summary>The shared rate-limit gate of the identity acting as <paramref name="subject"/> (null = the connection's own).</summary>
-        internal RateLimitGate GateFor(string? subject) => _gates.GetOrAdd(subject ?? string.Empty, _ => new RateLimitGate());
+        /// <summary>The pacer of the identity acting as <paramref name="subject"/> (null = the connection's own).</summary>
+        internal RateLimitPacer PacerFor(string? subject) => _pacers.GetOrAdd(subject ?? string.Empty, _ => new RateLimitPacer());
+
+        /// <summary>The pacer of one identity once a call has used it (null = the connection's default subject); for the benchmark and tests.</summary>
+        public RateLimitPacer? ExistingPacerFor(string? subject) => _pacers.TryGetValue(subject ?? DefaultSubject ?? string.Empty, out var pacer) ? pacer : null;
 
         /// <summary>Plain-http webhook addresses are accepted only by the emulator or an endpoint on loopback.</summary>
         public bool AllowsHttpAddresses => Kind == ConnectionKind.Emulator || ApiEndpoint.IsLoopback;

@@ -182,8 +182,8 @@ namespace CalendarWatch.Engine
                 return false;
             }
 
-            var delay = rateLimited && state.Call.Gate != null
-                ? state.Call.Gate.OnRateLimited(state.Settings, (exception as CalendarApiException)?.RetryAfter, state.Call.AttemptStarted)
+            var delay = rateLimited && state.Call.Pacer != null
+                ? state.Call.PacerDelay
                 : ComputeDelay(state.Settings, attemptNumber, exception);
             if (state.Elapsed.Elapsed + delay > state.Settings.RetryTimeLimit)
             {
@@ -230,7 +230,7 @@ namespace CalendarWatch.Engine
         }
     }
 
-    /// <summary>The random share of every backoff (retries and the rate-limit gate), one generator per thread.</summary>
+    /// <summary>The random share of every retry backoff, one generator per thread.</summary>
     internal static class Jitter
     {
         private static readonly ThreadLocal<Random> Random = new ThreadLocal<Random>(() => new Random(Guid.NewGuid().GetHashCode()));
@@ -259,11 +259,11 @@ namespace CalendarWatch.Engine
         /// <summary>Called (on a worker thread) before each retry's delay.</summary>
         public Action<RetryNotice>? OnRetry { get; }
 
-        /// <summary>The identity's shared rate-limit pause, when the caller keeps one (see <see cref="RateLimitGate"/>).</summary>
-        public RateLimitGate? Gate { get; set; }
+        /// <summary>The identity's pacer, when the caller keeps one (see <see cref="RateLimitPacer"/>): it spaces every attempt.</summary>
+        public RateLimitPacer? Pacer { get; set; }
 
-        /// <summary>When the current attempt started (a Stopwatch timestamp), set by the attempt itself.</summary>
-        public long AttemptStarted { get; set; }
+        /// <summary>After a rate-limit refusal, how long the pacer holds starts (at least Retry-After): the retry's delay.</summary>
+        public TimeSpan PacerDelay { get; set; }
 
         /// <summary>
         /// True once an attempt failed in a way Google may still have carried out (sent, and no refusal came back:

@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using System.Net.Http;
 using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
@@ -33,6 +34,17 @@ namespace CalendarWatch.Benchmarks
 
         /// <summary>Pending + Active pairs written to time one channel's recording.</summary>
         public int StoreWrites { get; set; } = 1000;
+        /// <summary>The long window of the quota runs at default settings; its limit keeps the same rate (QuotaLimit per QuotaWindowMs).</summary>
+        public int QuotaLongWindowMs { get; set; } = 10_000;
+
+        /// <summary>Watches of the long-window quota runs; 0 = three windows' worth.</summary>
+        public int QuotaLongWatches { get; set; }
+
+        /// <summary>Retry-After (whole seconds, as HTTP has it) of the quota runs' 429 answers.</summary>
+        public int RetryAfterSeconds { get; set; } = 1;
+
+        /// <summary>The long window's limit: the same rate as QuotaLimit per QuotaWindowMs.</summary>
+        public int QuotaLongLimit => Math.Max(1, (int)((long)QuotaLimit * QuotaLongWindowMs / Math.Max(1, QuotaWindowMs)));
 
         public string? EmulatorPath { get; set; }
 
@@ -52,6 +64,11 @@ namespace CalendarWatch.Benchmarks
 
         /// <summary>Only the channel record's figures (no emulator).</summary>
         public bool StoreOnly { get; set; }
+        /// <summary>Print the pacer's state as notes whenever it changes during the quota runs at default settings.</summary>
+        public bool TracePacer { get; set; }
+
+        /// <summary>Only the quota runs at default settings and the closed ports (sections 5 and 6).</summary>
+        public bool QuotaOnly { get; set; }
 
         public static BenchmarkOptions Parse(IReadOnlyList<string> args)
         {
@@ -76,6 +93,9 @@ namespace CalendarWatch.Benchmarks
                     case "--throttle": options.ThrottleLimit = Math.Max(1, NextInt()); break;
                     case "--quota": options.QuotaLimit = Math.Max(1, NextInt()); break;
                     case "--quota-window-ms": options.QuotaWindowMs = Math.Max(1, NextInt()); break;
+                    case "--quota-long-window-ms": options.QuotaLongWindowMs = Math.Max(1, NextInt()); break;
+                    case "--quota-long-watches": options.QuotaLongWatches = NextInt(); break;
+                    case "--retry-after": options.RetryAfterSeconds = NextInt(); break;
                     case "--emulator": options.EmulatorPath = Next(); break;
                     case "--store-records": options.StoreRecords = NextInt(); break;
                     case "--store-writes": options.StoreWrites = Math.Max(1, NextInt()); break;
@@ -84,6 +104,8 @@ namespace CalendarWatch.Benchmarks
                     case "--module": options.ModulePath = Next(); break;
                     case "--pwsh": options.PwshPath = Next(); break;
                     case "--import-only": options.ImportOnly = true; break;
+                    case "--trace-pacer": options.TracePacer = true; break;
+                    case "--quota-only": options.QuotaOnly = true; break;
                     case "--smoke":
                         options.Smoke = true;
                         options.Watches = 40;
@@ -95,9 +117,10 @@ namespace CalendarWatch.Benchmarks
                         options.StoreRecords = 2000;
                         options.StoreWrites = 50;
                         options.ImportRuns = 1;
+                        options.QuotaLongWindowMs = 600;
                         break;
                     default:
-                        throw new ArgumentException($"Unknown argument '{arg}'. Use --watches N --items N --latency-ms N --throttle N --quota N --quota-window-ms N --store-records N --store-writes N --store-only --emulator PATH --import-runs N --module PATH --pwsh PATH --import-only --smoke.");
+                        throw new ArgumentException($"Unknown argument '{arg}'. Use --watches N --items N --latency-ms N --throttle N --quota N --quota-window-ms N --quota-long-window-ms N --quota-long-watches N --retry-after N --store-records N --store-writes N --store-only --emulator PATH --import-runs N --module PATH --pwsh PATH --import-only --trace-pacer --quota-only --smoke.");
                 }
             }
 
@@ -161,6 +184,69 @@ namespace CalendarWatch.Benchmarks
             // attempt in the emulator's process and costs the client nothing.
             var address = new Uri(emulator.BaseUri, "benchmark-sink");
 
+            if (!options.QuotaOnly)
+            {
+                await RunLatencyQuotaAndStreamAsync(emulator, client, address, figures, options, cancellationToken).ConfigureAwait(false);
+            }
+
+            // 5. Quota pacing at DEFAULT retry settings (nothing scaled, nothing told): short and long windows, with
+            // 403 userRateLimitExceeded and with 429 + Retry-After. Each run is a new identity (its own key, calendars,
+            // connection and per-user window), so each learns the limit from nothing.
+            var quotaRuns = new[]
+            {
+                ("1s", TimeSpan.FromMilliseconds(options.QuotaWindowMs), options.QuotaLimit, options.Watches),
+                ("10s", TimeSpan.FromMilliseconds(options.QuotaLongWindowMs), options.QuotaLongLimit, options.QuotaLongWatches > 0 ? options.QuotaLongWatches : 3 * options.QuotaLongLimit),
+            };
+            var identity = 0;
+            foreach (var (tag, quotaWindow, perWindow, watches) in quotaRuns)
+            {
+                foreach (var status in new[] { "403", "429" })
+                {
+                    var name = $"quota_default_{tag}_{status}";
+                    figures.Note($"{name}: {perWindow} requests per {quotaWindow.TotalMilliseconds:0} ms per user, {watches} watches at ThrottleLimit {options.ThrottleLimit}, " +
+                        (status == "429" ? $"429 rateLimitExceeded with Retry-After {options.RetryAfterSeconds} s" : "403 userRateLimitExceeded") + ", default retry settings");
+                    var run = await RunQuotaAtDefaultsAsync(emulator, options, ++identity, perWindow, quotaWindow, status, watches, address, options.TracePacer ? figures.Note : null, cancellationToken).ConfigureAwait(false);
+                    var runBound = TimeSpan.FromTicks(quotaWindow.Ticks * watches / perWindow);
+                    figures.Line(name + "_failures", run.Run.Failed, "count");
+                    figures.Line(name + "_wall", run.Run.Wall.TotalSeconds, "s");
+                    figures.Line(name + "_bound", runBound.TotalSeconds, "s");
+                    figures.Line(name + "_wall_over_bound", run.Run.Wall.TotalSeconds / runBound.TotalSeconds, "x");
+                    figures.Line(name + "_sent", run.Sent, "count");
+                    figures.Line(name + "_refused", run.Refused, "count");
+                    figures.Line(name + "_refused_share", 100.0 * run.Refused / Math.Max(1, run.Sent), "%");
+                    figures.Note($"{name}: pacer after the run: {run.Pacer}");
+                }
+            }
+
+            // 6. An endpoint that is down: the API at a closed port, then a token endpoint at a closed port, at
+            // default retry settings. After a few failures to connect in a row the rest fail at once, unsent.
+            await emulator.SetFaultsAsync(new Dictionary<string, object?> { ["latencyMs"] = options.LatencyMs }, cancellationToken).ConfigureAwait(false);
+            var closedApi = await RunClosedApiPortAsync(options, address, cancellationToken).ConfigureAwait(false);
+            var n = options.Watches.ToString(CultureInfo.InvariantCulture);
+            figures.Line($"closed_port_{n}_wall", closedApi.Run.Wall.TotalSeconds, "s");
+            figures.Line($"closed_port_{n}_failures", closedApi.Run.Failed, "count");
+            figures.Line($"closed_port_{n}_endpoint_unreachable", closedApi.Unreachable, "count");
+            figures.Line($"closed_port_{n}_connection_attempts", closedApi.Attempts, "count");
+            var closedToken = await RunClosedTokenPortAsync(emulator, options, address, cancellationToken).ConfigureAwait(false);
+            figures.Line($"closed_token_port_{n}_wall", closedToken.Run.Wall.TotalSeconds, "s");
+            figures.Line($"closed_token_port_{n}_failures", closedToken.Run.Failed, "count");
+            figures.Line($"closed_token_port_{n}_endpoint_unreachable", closedToken.Unreachable, "count");
+            figures.Line($"closed_token_port_{n}_connection_attempts", closedToken.Attempts, "count");
+
+            // 7. The channel record: a large record listed and filtered, and what recording costs each watch.
+            if (!options.QuotaOnly)
+            {
+                StoreBenchmark.Run(options, figures.Line, figures.Note);
+            }
+
+            return 0;
+        }
+
+        /// <summary>Sections 1 to 4: latency, the scaled quota run, streaming, token requests.</summary>
+        private static async Task RunLatencyQuotaAndStreamAsync(EmulatorProcess emulator, CalendarApiClient client, Uri address, Figures figures, BenchmarkOptions options, CancellationToken cancellationToken)
+        {
+            var connection = client.Connection;
+
             // Warm up JIT and connections outside every measurement.
             await RunQueueAsync(client, Requests("warmup", 64, address), options.ThrottleLimit, null, cancellationToken).ConfigureAwait(false);
 
@@ -197,7 +283,9 @@ namespace CalendarWatch.Benchmarks
             figures.Line("engine_wall_over_measured_request_bound", engine.Wall.TotalSeconds / (baseline.TotalSeconds / options.ThrottleLimit), "x");
 
             // 2. The same watches under a per-user rate limit (403 userRateLimitExceeded, as Google answers it).
-            // Google's 600 per minute, scaled: QuotaLimit per QuotaWindowMs; the retry delays scale by the same factor.
+            // Google's 600 per minute, scaled: QuotaLimit per QuotaWindowMs; the retry settings scale by the same factor
+            // (rate-limit answers are paced by what the pacer learns, not by these delays; the scaled RetryTimeLimit
+            // still bounds each call). Section 5 runs the same at default settings.
             var window = TimeSpan.FromMilliseconds(options.QuotaWindowMs);
             var scale = window.TotalMilliseconds / TimeSpan.FromMinutes(1).TotalMilliseconds;
             var savedRetry = connection.Retry;
@@ -247,25 +335,109 @@ namespace CalendarWatch.Benchmarks
                 figures.Line("token_requests", SumTokenRequests(stats.RootElement), "count");
                 figures.Line("api_requests", SumRequests(stats.RootElement), "count");
             }
+        }
 
-            // 5. The channel record: a large record listed and filtered, and what recording costs each watch.
-            StoreBenchmark.Run(options, figures.Line, figures.Note);
-            return 0;
+        private static async Task<QuotaRunResult> RunQuotaAtDefaultsAsync(EmulatorProcess emulator, BenchmarkOptions options, int identity, int perWindow, TimeSpan window, string status, int watches, Uri address, Action<string>? trace, CancellationToken cancellationToken)
+        {
+            var email = $"quota-{identity}@calendarwatch-bench.iam.gserviceaccount.com";
+            using var keyFile = await ServiceAccountKeyFile.CreateAsync(emulator, email, string.Create(CultureInfo.InvariantCulture, $"2000000000000000{identity:D5}"), new Uri(emulator.BaseUri, "token"), cancellationToken).ConfigureAwait(false);
+            string Room(int i) => $"quota-{identity}-room-{i % QuotaRooms}@resource.calendar.google.com";
+            for (var i = 0; i < QuotaRooms; i++)
+            {
+                await emulator.CreateCalendarAsync(Room(i), email, cancellationToken).ConfigureAwait(false);
+            }
+
+            using var connection = ConnectionFactory.ConnectServiceAccount(keyFile.Path, null, null, emulator.BaseUri);
+            var client = new CalendarApiClient(connection);
+
+            // The token is fetched before the clock starts (it costs the quota nothing).
+            await connection.TokenSource.GetAccessTokenAsync(null, ApiMethod.EventsWatch.Narrowest, null, cancellationToken).ConfigureAwait(false);
+            await emulator.SetFaultsAsync(new Dictionary<string, object?>
+            {
+                ["latencyMs"] = options.LatencyMs,
+                ["userRateLimit"] = perWindow,
+                ["rateLimitWindowSeconds"] = window.TotalSeconds,
+                ["userRateLimitStatus"] = status,
+                ["retryAfterSeconds"] = options.RetryAfterSeconds,
+            }, cancellationToken).ConfigureAwait(false);
+            var before = await WatchRequestsAsync(emulator, cancellationToken).ConfigureAwait(false);
+            using var tracing = new CancellationTokenSource();
+            var tracer = trace is null ? Task.CompletedTask : TracePacerAsync(client, trace, tracing.Token);
+            var run = await RunQueueAsync(client, Requests("quota-default", watches, address, Room), options.ThrottleLimit, null, cancellationToken).ConfigureAwait(false);
+            tracing.Cancel();
+            await tracer.ConfigureAwait(false);
+            var sent = await WatchRequestsAsync(emulator, cancellationToken).ConfigureAwait(false) - before;
+            await emulator.SetFaultsAsync(new Dictionary<string, object?> { ["latencyMs"] = options.LatencyMs }, cancellationToken).ConfigureAwait(false);
+            return new QuotaRunResult { Run = run, Sent = sent, Refused = sent - (watches - run.Failed), Pacer = client.PacerFor(null)?.ToString() ?? "-" };
+        }
+
+        private static async Task TracePacerAsync(CalendarApiClient client, Action<string> trace, CancellationToken cancellationToken)
+        {
+            var clock = Stopwatch.StartNew();
+            var last = string.Empty;
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var now = client.PacerFor(null)?.ToString() ?? "-";
+                if (now != last) trace(string.Create(CultureInfo.InvariantCulture, $"  {clock.Elapsed.TotalSeconds:0.000} s: {now}"));
+                last = now;
+                try
+                {
+                    await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+        }
+
+        private static async Task<long> WatchRequestsAsync(EmulatorProcess emulator, CancellationToken cancellationToken)
+        {
+            using var stats = await emulator.GetStatsAsync(cancellationToken).ConfigureAwait(false);
+            return stats.RootElement.TryGetProperty("requestsByMethod", out var byMethod) && byMethod.TryGetProperty("calendar.events.watch", out var n) ? n.GetInt64() : 0;
+        }
+
+        private static async Task<ClosedPortResult> RunClosedApiPortAsync(BenchmarkOptions options, Uri address, CancellationToken cancellationToken)
+        {
+            var port = EmulatorProcess.FreePort();
+            var counter = new AttemptCounter(new SocketsHttpHandler());
+            using var connection = new CalendarConnection(ConnectionKind.AccessToken, new Uri($"http://127.0.0.1:{port}/"), new StaticTokenSource("benchmark-token"), handler: counter);
+            var client = new CalendarApiClient(connection);
+            var result = new ClosedPortResult();
+            result.Run = await RunQueueAsync(client, Requests("closed", options.Watches, address), options.ThrottleLimit, null, cancellationToken, result.Observe).ConfigureAwait(false);
+            result.Attempts = counter.Attempts;
+            return result;
+        }
+
+        private static async Task<ClosedPortResult> RunClosedTokenPortAsync(EmulatorProcess emulator, BenchmarkOptions options, Uri address, CancellationToken cancellationToken)
+        {
+            var port = EmulatorProcess.FreePort();
+            using var keyFile = await ServiceAccountKeyFile.CreateAsync(emulator, "closed-token@calendarwatch-bench.iam.gserviceaccount.com", "300000000000000000001", new Uri($"http://127.0.0.1:{port}/token"), cancellationToken).ConfigureAwait(false);
+            using var connection = ConnectionFactory.ConnectServiceAccount(keyFile.Path, null, null, emulator.BaseUri);
+            var client = new CalendarApiClient(connection);
+            var result = new ClosedPortResult();
+            result.Run = await RunQueueAsync(client, Requests("closed-token", options.Watches, address), options.ThrottleLimit, null, cancellationToken, result.Observe).ConfigureAwait(false);
+
+            // Nothing ever connected, so every token request is in the count of failures to connect in a row.
+            result.Attempts = connection.TokenHealth.FailuresInARow;
+            return result;
         }
 
         /// <summary>The calendars watched (created through the emulator's admin API, owned by its no-auth caller).</summary>
         internal const int Rooms = 50;
 
+        /// <summary>The calendars of each quota identity.</summary>
+        internal const int QuotaRooms = 10;
+
         internal static string RoomId(int i) => "room-" + i.ToString(CultureInfo.InvariantCulture) + "@resource.calendar.google.com";
 
         /// <summary>Requests made lazily, one at a time, as a pipeline would bind them.</summary>
-        internal static IEnumerable<WatchRequest> Requests(string prefix, int count, Uri address)
+        internal static IEnumerable<WatchRequest> Requests(string prefix, int count, Uri address, Func<int, string>? room = null)
         {
             for (var i = 0; i < count; i++)
             {
                 yield return new WatchRequest
                 {
-                    CalendarId = RoomId(i % Rooms),
+                    CalendarId = room is null ? RoomId(i % Rooms) : room(i),
                     Resource = WatchResource.Events,
                     ChannelId = prefix + "-" + Guid.NewGuid().ToString("N"),
                     Address = address,
@@ -273,13 +445,13 @@ namespace CalendarWatch.Benchmarks
             }
         }
 
-        private static async Task<RunResult> RunQueueAsync(CalendarApiClient client, IEnumerable<WatchRequest> requests, int throttleLimit, Action<long>? onEach, CancellationToken cancellationToken)
+        private static async Task<RunResult> RunQueueAsync(CalendarApiClient client, IEnumerable<WatchRequest> requests, int throttleLimit, Action<long>? onEach, CancellationToken cancellationToken, Action<Exception>? onFailure = null, Action<RetryNotice>? onRetry = null)
         {
             // The queue is driven by one blocking thread, as the cmdlet's pipeline thread drives it.
-            return await Task.Factory.StartNew(() => RunQueue(client, requests, throttleLimit, onEach, cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+            return await Task.Factory.StartNew(() => RunQueue(client, requests, throttleLimit, onEach, cancellationToken, onFailure, onRetry), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
         }
 
-        private static RunResult RunQueue(CalendarApiClient client, IEnumerable<WatchRequest> requests, int throttleLimit, Action<long>? onEach, CancellationToken cancellationToken)
+        private static RunResult RunQueue(CalendarApiClient client, IEnumerable<WatchRequest> requests, int throttleLimit, Action<long>? onEach, CancellationToken cancellationToken, Action<Exception>? onFailure, Action<RetryNotice>? onRetry)
         {
             var result = new RunResult();
             long expected = 0;
@@ -289,11 +461,20 @@ namespace CalendarWatch.Benchmarks
             {
                 if (done.Sequence != expected) result.OrderViolations++;
                 expected = done.Sequence + 1;
-                if (!done.IsSuccess) result.Failed++;
+                if (!done.IsSuccess)
+                {
+                    result.Failed++;
+                    if (done.Exception != null) onFailure?.Invoke(done.Exception);
+                }
+
                 onEach?.Invoke(done.Sequence);
             }
 
-            void OnRetry(RetryNotice notice) => Interlocked.Increment(ref retries);
+            void OnRetry(RetryNotice notice)
+            {
+                Interlocked.Increment(ref retries);
+                onRetry?.Invoke(notice);
+            }
             var clock = Stopwatch.StartNew();
             foreach (var request in requests)
             {
@@ -363,6 +544,50 @@ namespace CalendarWatch.Benchmarks
             public long OrderViolations { get; set; }
 
             public int Retries { get; set; }
+        }
+
+        private sealed class QuotaRunResult
+        {
+            public RunResult Run { get; set; } = new RunResult();
+
+            public long Sent { get; set; }
+
+            public long Refused { get; set; }
+
+            public string Pacer { get; set; } = string.Empty;
+        }
+
+        private sealed class ClosedPortResult
+        {
+            public RunResult Run { get; set; } = new RunResult();
+
+            public long Unreachable { get; private set; }
+
+            public long Attempts { get; set; }
+
+            public void Observe(Exception exception)
+            {
+                if ((exception as CalendarWatchException)?.ErrorId == "CalendarWatch.EndpointUnreachable") Unreachable++;
+            }
+        }
+
+        /// <summary>Counts the HTTP attempts a connection makes (each one tries to connect when nothing is pooled).</summary>
+        private sealed class AttemptCounter : DelegatingHandler
+        {
+            private long _attempts;
+
+            public AttemptCounter(HttpMessageHandler inner)
+                : base(inner)
+            {
+            }
+
+            public long Attempts => Interlocked.Read(ref _attempts);
+
+            protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+            {
+                Interlocked.Increment(ref _attempts);
+                return base.SendAsync(request, cancellationToken);
+            }
         }
 
         private sealed class StreamResult

@@ -177,7 +177,8 @@ namespace CalendarWatch.Benchmarks
             lock (_log) return _log.ToString();
         }
 
-        private static int FreePort()
+        /// <summary>A loopback port nothing listens on (bound, noted, released).</summary>
+        public static int FreePort()
         {
             var listener = new TcpListener(IPAddress.Loopback, 0);
             listener.Start();

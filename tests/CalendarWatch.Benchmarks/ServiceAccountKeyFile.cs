@@ -17,6 +17,8 @@ namespace CalendarWatch.Benchmarks
         public const string ClientEmail = "benchmark@calendarwatch-bench.iam.gserviceaccount.com";
         public const string ClientId = "100000000000000000001";
 
+        private static readonly Lazy<RSA> SharedKey = new Lazy<RSA>(() => RSA.Create(2048));
+
         private readonly string _folder;
 
         private ServiceAccountKeyFile(string folder, string path)
@@ -27,10 +29,15 @@ namespace CalendarWatch.Benchmarks
 
         public string Path { get; }
 
-        public static async Task<ServiceAccountKeyFile> CreateAsync(EmulatorProcess emulator, CancellationToken cancellationToken)
+        public static Task<ServiceAccountKeyFile> CreateAsync(EmulatorProcess emulator, CancellationToken cancellationToken) =>
+            CreateAsync(emulator, ClientEmail, ClientId, new Uri(emulator.BaseUri, "token"), cancellationToken);
+
+        /// <summary>Another identity: its own email and client id, and a token_uri that may point elsewhere (a closed port).</summary>
+        public static async Task<ServiceAccountKeyFile> CreateAsync(EmulatorProcess emulator, string clientEmail, string clientId, Uri tokenUri, CancellationToken cancellationToken)
         {
-            using var rsa = RSA.Create(2048);
-            await emulator.RegisterServiceAccountAsync(ClientEmail, ClientId, rsa.ExportSubjectPublicKeyInfoPem(), cancellationToken).ConfigureAwait(false);
+            // One key pair for every identity of the run: making a 2048-bit key costs a second on a busy machine.
+            var rsa = SharedKey.Value;
+            await emulator.RegisterServiceAccountAsync(clientEmail, clientId, rsa.ExportSubjectPublicKeyInfoPem(), cancellationToken).ConfigureAwait(false);
             var folder = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "calendarwatch-bench-" + Guid.NewGuid().ToString("N"));
             Directory.CreateDirectory(folder);
             var path = System.IO.Path.Combine(folder, "key.json");
@@ -40,9 +47,9 @@ namespace CalendarWatch.Benchmarks
                 ["project_id"] = "calendarwatch-bench",
                 ["private_key_id"] = "bench-key",
                 ["private_key"] = rsa.ExportPkcs8PrivateKeyPem(),
-                ["client_email"] = ClientEmail,
-                ["client_id"] = ClientId,
-                ["token_uri"] = new Uri(emulator.BaseUri, "token").AbsoluteUri,
+                ["client_email"] = clientEmail,
+                ["client_id"] = clientId,
+                ["token_uri"] = tokenUri.AbsoluteUri,
             });
             await File.WriteAllTextAsync(path, json, cancellationToken).ConfigureAwait(false);
             return new ServiceAccountKeyFile(folder, path);

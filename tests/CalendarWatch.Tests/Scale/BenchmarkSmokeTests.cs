@@ -43,6 +43,29 @@ namespace CalendarWatch.Tests.Scale
                 Assert.True(figures.ContainsKey(name), $"'{name}' missing from:\n{text}");
             }
 
+            // Quota pacing at default retry settings, short and long window, 403 and 429; an endpoint that is down.
+            // Only that the lines are there: their values come from the full run.
+            foreach (var combo in new[] { "1s_403", "1s_429", "10s_403", "10s_429" })
+            {
+                foreach (var figure in new[] { "wall", "bound", "wall_over_bound", "sent", "refused", "refused_share", "failures" })
+                {
+                    Assert.True(figures.ContainsKey($"quota_default_{combo}_{figure}"), $"'quota_default_{combo}_{figure}' missing from:\n{text}");
+                }
+
+                Assert.Equal("x", figures[$"quota_default_{combo}_wall_over_bound"].Unit);
+                Assert.Equal("%", figures[$"quota_default_{combo}_refused_share"].Unit);
+            }
+
+            foreach (var name in new[] { "closed_port_40", "closed_token_port_40" })
+            {
+                foreach (var figure in new[] { "wall", "failures", "endpoint_unreachable", "connection_attempts" })
+                {
+                    Assert.True(figures.ContainsKey($"{name}_{figure}"), $"'{name}_{figure}' missing from:\n{text}");
+                }
+
+                Assert.Equal("s", figures[$"{name}_wall"].Unit);
+            }
+
             Assert.Equal(0, figures["baseline_failures"].Value);
             Assert.Equal(0, figures["engine_t8_failures"].Value);
             Assert.Equal(0, figures["engine_order_violations"].Value);
