@@ -274,7 +274,10 @@ namespace CalendarWatch.Emulator
         private bool IsServedHost(HttpListenerRequest request)
         {
             var url = request.Url;
-            return url != null && url.Port == BaseUri.Port && string.Equals(url.Host, BaseUri.Host, StringComparison.OrdinalIgnoreCase);
+            if (url is null || url.Port != BaseUri.Port) return false;
+            // The host it listens on, and localhost where that is the same address (see AnswerLocalhostToo).
+            return string.Equals(url.Host, BaseUri.Host, StringComparison.OrdinalIgnoreCase)
+                || (string.Equals(url.Host, "localhost", StringComparison.OrdinalIgnoreCase) && _listener.Prefixes.Contains("http://localhost:" + BaseUri.Port + "/"));
         }
 
         /// <summary>Stops listening and abandons pending deliveries.</summary>

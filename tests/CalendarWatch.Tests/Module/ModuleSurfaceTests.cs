@@ -100,7 +100,7 @@ namespace CalendarWatch.Tests.Module
             Assert.Equal("TimeToLive", Named<string>(attribute, "DefaultParameterSetName"));
 
             var parameters = Parameters(type);
-            var expected = new List<string> { "CalendarId", "Address", "ChannelId", "Token", "TimeToLive", "ExpiresAt", "Subject", "Connection", "ThrottleLimit", "Unordered" };
+            var expected = new List<string> { "CalendarId", "Address", "ChannelId", "Token", "TimeToLive", "ExpiresAt", "Subject", "Connection", "ThrottleLimit", "Unordered", "RecordPath", "NoRecord" };
             if (cmdlet == "New-CalendarEventWatch")
             {
                 expected.Add("EventType");
@@ -297,6 +297,8 @@ namespace CalendarWatch.Tests.Module
             var channelType = _context.LoadFromAssemblyPath(Path.Combine(AppContext.BaseDirectory, "CalendarWatch.Engine.dll")).GetType("CalendarWatch.Engine.Channel", throwOnError: true)!;
             var psTypeName = (string)_cmdletAssembly.GetType("CalendarWatch.ChannelOutput", throwOnError: true)!.GetField("TypeName")!.GetRawConstantValue()!;
             Assert.Equal("CalendarWatch.Channel", psTypeName);
+            var recordType = _context.LoadFromAssemblyPath(Path.Combine(AppContext.BaseDirectory, "CalendarWatch.Engine.dll")).GetType("CalendarWatch.Engine.Store.ChannelRecord", throwOnError: true)!;
+            var recordTypeName = (string)_cmdletAssembly.GetType("CalendarWatch.Commands.GetCalendarChannelCommand", throwOnError: true)!.GetField("TypeName")!.GetRawConstantValue()!;
 
             var views = document.Descendants("View").ToList();
             Assert.NotEmpty(views);
@@ -305,7 +307,7 @@ namespace CalendarWatch.Tests.Module
             {
                 var typeNames = view.Element("ViewSelectedBy")!.Elements("TypeName").Select(e => e.Value.Trim()).ToList();
                 Assert.NotEmpty(typeNames);
-                var types = typeNames.Select(n => n == psTypeName ? channelType : ResolveType(n) ?? throw new Xunit.Sdk.XunitException($"The format file names type '{n}', which does not exist.")).ToList();
+                var types = typeNames.Select(n => n == psTypeName ? channelType : n == recordTypeName ? recordType : ResolveType(n) ?? throw new Xunit.Sdk.XunitException($"The format file names type '{n}', which does not exist.")).ToList();
                 var properties = view.Descendants("PropertyName").Select(e => e.Value.Trim()).ToList();
                 Assert.NotEmpty(properties);
                 foreach (var type in types)
