@@ -184,19 +184,32 @@ namespace CalendarWatch.Emulator
 
         private async Task AcceptLoopAsync()
         {
-            while (!_stopping.IsCancellationRequested)
+            // The managed HttpListener (Linux, macOS) can lose a GetContext that starts while Stop runs: BeginGetContext
+            // checks the listener's state, then queues itself; when Stop empties the queue in between, nothing ever
+            // completes it. Waiting on it alone would hang DisposeAsync for ever, so the wait also ends on the stop signal.
+            var stopped = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            using (_stopping.Token.Register(static s => ((TaskCompletionSource<bool>)s!).TrySetResult(true), stopped))
             {
-                HttpListenerContext context;
-                try
+                while (!_stopping.IsCancellationRequested)
                 {
-                    context = await _listener.GetContextAsync().ConfigureAwait(false);
+                    HttpListenerContext context;
+                    try
+                    {
+                        var next = _listener.GetContextAsync();
+                        if (await Task.WhenAny(next, stopped.Task).ConfigureAwait(false) != next)
+                        {
+                            _ = next.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                            return;
+                        }
+                        context = await next.ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is HttpListenerException || e is ObjectDisposedException || e is InvalidOperationException)
+                    {
+                        if (_stopping.IsCancellationRequested || !_listener.IsListening) return;
+                        continue;
+                    }
+                    _ = Task.Run(() => HandleAsync(context));
                 }
-                catch (Exception e) when (e is HttpListenerException || e is ObjectDisposedException || e is InvalidOperationException)
-                {
-                    if (_stopping.IsCancellationRequested || !_listener.IsListening) return;
-                    continue;
-                }
-                _ = Task.Run(() => HandleAsync(context));
             }
         }
 
@@ -233,7 +246,9 @@ namespace CalendarWatch.Emulator
         {
             if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
             _stopping.Cancel();
-            try { _listener.Stop(); } catch (ObjectDisposedException) { }
+            // Close alone, never Stop then Close: after Stop the managed HttpListener's Close removes its prefixes a second
+            // time, and to do so binds the port again for a moment (failing with "Address already in use" when someone
+            // took the port in between, and open to the start race of Listen while it listens).
             try { _listener.Close(); } catch (ObjectDisposedException) { }
             try { await _loop.ConfigureAwait(false); } catch { /* the loop ends with the listener */ }
             _dispatcher.Dispose();
