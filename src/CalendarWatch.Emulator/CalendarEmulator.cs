@@ -52,14 +52,26 @@ namespace CalendarWatch.Emulator
             if (copy.DeliveryRetryBaseDelay < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(options), "DeliveryRetryBaseDelay must not be negative.");
             copy.Faults.Validate();
 
-            for (int attempt = 0; ; attempt++)
+            var listener = Listen(copy.Port, FindFreePort, out var baseUri);
+            return Task.FromResult(new CalendarEmulator(listener, baseUri, copy));
+        }
+
+        /// <summary>How many ports a start on port 0 tries before it gives up.</summary>
+        private const int MaxListenAttempts = 20;
+
+        /// <summary>
+        /// Starts an HttpListener on 127.0.0.1:<paramref name="port"/>, or, when it is 0, on a port from
+        /// <paramref name="freePort"/>, trying further ports while one is lost between the probe and the bind.
+        /// </summary>
+        internal static HttpListener Listen(int port, Func<int> freePort, out Uri baseUri)
+        {
+            for (int attempt = 1; ; attempt++)
             {
-                ct.ThrowIfCancellationRequested();
-                int port = copy.Port != 0 ? copy.Port : FindFreePort();
+                int candidate = port != 0 ? port : freePort();
                 var listener = new HttpListener();
-                var baseUri = new Uri("http://127.0.0.1:" + port + "/");
+                baseUri = new Uri("http://127.0.0.1:" + candidate + "/");
                 listener.Prefixes.Add(baseUri.AbsoluteUri);
-                AnswerLocalhostToo(listener, port);
+                AnswerLocalhostToo(listener, candidate);
                 try
                 {
                     try
@@ -72,16 +84,28 @@ namespace CalendarWatch.Emulator
                         // only; an IP-address prefix needs a URL ACL (netsh http add urlacl). Serve on localhost then.
                         listener.Close();
                         listener = new HttpListener();
-                        baseUri = new Uri("http://localhost:" + port + "/");
+                        baseUri = new Uri("http://localhost:" + candidate + "/");
                         listener.Prefixes.Add(baseUri.AbsoluteUri);
                         listener.Start();
                     }
 
-                    return Task.FromResult(new CalendarEmulator(listener, baseUri, copy));
+                    return listener;
                 }
-                catch (HttpListenerException) when (copy.Port == 0 && attempt < 20)
+                catch (HttpListenerException) when (port == 0 && attempt < MaxListenAttempts)
                 {
                     listener.Close(); // someone took the port between the probe and the bind: try another
+                }
+                catch (ArgumentNullException e)
+                {
+                    // The managed HttpListener (Linux, macOS) starts accepting before its endpoint listener is fully built
+                    // (dotnet/runtime HttpEndPointListener), so a connection that arrives while Start binds (from a client
+                    // that was already trying this port) makes Start throw from HttpEndPointListener.ProcessAccept. The
+                    // half-built listener keeps the port, out of reach: the port is lost, so take another one.
+                    listener.Close();
+                    if (port == 0 && attempt < MaxListenAttempts) continue;
+                    throw new HttpListenerException((int)SocketError.AddressAlreadyInUse,
+                        "A connection arrived while the listener started on port " + candidate.ToString(System.Globalization.CultureInfo.InvariantCulture) +
+                        " and .NET's HttpListener lost the port (" + e.Message + "). Start again, on another port or with port 0.");
                 }
             }
         }
@@ -217,19 +241,32 @@ namespace CalendarWatch.Emulator
 
         private async Task AcceptLoopAsync()
         {
-            while (!_stopping.IsCancellationRequested)
+            // The managed HttpListener (Linux, macOS) can lose a GetContext that starts while Stop runs: BeginGetContext
+            // checks the listener's state, then queues itself; when Stop empties the queue in between, nothing ever
+            // completes it. Waiting on it alone would hang DisposeAsync for ever, so the wait also ends on the stop signal.
+            var stopped = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            using (_stopping.Token.Register(static s => ((TaskCompletionSource<bool>)s!).TrySetResult(true), stopped))
             {
-                HttpListenerContext context;
-                try
+                while (!_stopping.IsCancellationRequested)
                 {
-                    context = await _listener.GetContextAsync().ConfigureAwait(false);
+                    HttpListenerContext context;
+                    try
+                    {
+                        var next = _listener.GetContextAsync();
+                        if (await Task.WhenAny(next, stopped.Task).ConfigureAwait(false) != next)
+                        {
+                            _ = next.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                            return;
+                        }
+                        context = await next.ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is HttpListenerException || e is ObjectDisposedException || e is InvalidOperationException)
+                    {
+                        if (_stopping.IsCancellationRequested || !_listener.IsListening) return;
+                        continue;
+                    }
+                    _ = Task.Run(() => HandleAsync(context));
                 }
-                catch (Exception e) when (e is HttpListenerException || e is ObjectDisposedException || e is InvalidOperationException)
-                {
-                    if (_stopping.IsCancellationRequested || !_listener.IsListening) return;
-                    continue;
-                }
-                _ = Task.Run(() => HandleAsync(context));
             }
         }
 
@@ -286,7 +323,9 @@ namespace CalendarWatch.Emulator
             if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
             _stopping.Cancel();
             _guard.Dispose(); // first: the listener frees its endpoint only when the guard's catch-all host is gone
-            try { _listener.Stop(); } catch (ObjectDisposedException) { }
+            // Close alone, never Stop then Close: after Stop the managed HttpListener's Close removes its prefixes a second
+            // time, and to do so binds the port again for a moment (failing with "Address already in use" when someone
+            // took the port in between, and open to the start race of Listen while it listens).
             try { _listener.Close(); } catch (ObjectDisposedException) { }
             try { await _loop.ConfigureAwait(false); } catch { /* the loop ends with the listener */ }
             _dispatcher.Dispose();

@@ -1,10 +1,10 @@
 using System;
+using System.Net;
+using System.Net.Sockets;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
-using System.Net;
 using System.Net.Http;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Threading;
@@ -13,18 +13,24 @@ using System.Threading.Tasks;
 namespace CalendarWatch.Benchmarks
 {
     /// <summary>
-    /// The emulator in its own process (`dotnet CalendarWatch.Emulator.dll --port N --allow-http`, with auth), so its
+    /// The emulator in its own process (`dotnet CalendarWatch.Emulator.dll --port 0 --allow-http`, with auth), so its
     /// CPU and memory never count as the client's. Its admin API (/emulator/v1/) sets faults and reads stats.
     /// </summary>
     internal sealed class EmulatorProcess : IAsyncDisposable
     {
+        private const string ListeningPrefix = "Listening on ";
+
+        /// <summary>Generous: the wait is signalled by the emulator's own line, so a start never spends it.</summary>
+        private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+
         private readonly Process _process;
         private readonly HttpClient _admin;
-        private readonly StringBuilder _log = new StringBuilder();
+        private readonly StringBuilder _log;
 
-        private EmulatorProcess(Process process, Uri baseUri)
+        private EmulatorProcess(Process process, Uri baseUri, StringBuilder log)
         {
             _process = process;
+            _log = log;
             BaseUri = baseUri;
             _admin = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(30) };
         }
@@ -33,6 +39,11 @@ namespace CalendarWatch.Benchmarks
 
         public static string DefaultDllPath() => Path.Combine(AppContext.BaseDirectory, "CalendarWatch.Emulator.dll");
 
+        /// <summary>
+        /// Starts the emulator on a port it picks itself (--port 0) and returns once it prints "Listening on URL". Nothing
+        /// connects before that line: a client that tries the port while the emulator binds it can make .NET's managed
+        /// HttpListener fail its start (see CalendarEmulator.Listen), which a readiness probe on a port chosen in advance did.
+        /// </summary>
         public static async Task<EmulatorProcess> StartAsync(string dllPath, int latencyMs, CancellationToken cancellationToken)
         {
             if (!File.Exists(dllPath))
@@ -40,7 +51,6 @@ namespace CalendarWatch.Benchmarks
                 throw new FileNotFoundException($"The emulator '{dllPath}' does not exist. Build the solution first, or give --emulator <path to CalendarWatch.Emulator.dll>.", dllPath);
             }
 
-            var port = FreePort();
             var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
             var psi = new ProcessStartInfo(string.IsNullOrEmpty(host) ? "dotnet" : host!)
             {
@@ -51,27 +61,56 @@ namespace CalendarWatch.Benchmarks
             };
             psi.ArgumentList.Add(dllPath);
             psi.ArgumentList.Add("--port");
-            psi.ArgumentList.Add(port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            psi.ArgumentList.Add("0");
             psi.ArgumentList.Add("--allow-http");
             psi.ArgumentList.Add("--latency-ms");
             psi.ArgumentList.Add(latencyMs.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            var process = Process.Start(psi) ?? throw new InvalidOperationException("The emulator process did not start.");
-            var emulator = new EmulatorProcess(process, new Uri($"http://127.0.0.1:{port}/"));
-            process.OutputDataReceived += (_, e) => emulator.Append(e.Data);
-            process.ErrorDataReceived += (_, e) => emulator.Append(e.Data);
+
+            var log = new StringBuilder();
+            var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var process = new Process { StartInfo = psi };
+            process.OutputDataReceived += (_, e) =>
+            {
+                Append(log, e.Data);
+                if (e.Data is null)
+                {
+                    listening.TrySetException(new InvalidOperationException("The emulator closed its output before it said where it listens."));
+                }
+                else if (e.Data.StartsWith(ListeningPrefix, StringComparison.Ordinal) &&
+                    Uri.TryCreate(e.Data.Substring(ListeningPrefix.Length).Trim(), UriKind.Absolute, out var uri))
+                {
+                    listening.TrySetResult(uri);
+                }
+            };
+            process.ErrorDataReceived += (_, e) => Append(log, e.Data);
+            if (!process.Start())
+            {
+                process.Dispose();
+                throw new InvalidOperationException("The emulator process did not start.");
+            }
+
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();
+            Uri baseUri;
             try
             {
-                await emulator.WaitReadyAsync(cancellationToken).ConfigureAwait(false);
+                baseUri = await listening.Task.WaitAsync(StartTimeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException || ex is TimeoutException)
+            {
+                var exitCode = await StopAsync(process).ConfigureAwait(false);
+                process.Dispose();
+                var ended = exitCode is int code ? "it exited with code " + code.ToString(System.Globalization.CultureInfo.InvariantCulture) : "it was stopped";
+                throw new InvalidOperationException($"The emulator did not say where it listens ({ex.Message}); {ended}: {Text(log)}", ex);
             }
             catch
             {
-                await emulator.DisposeAsync().ConfigureAwait(false);
+                await StopAsync(process).ConfigureAwait(false);
+                process.Dispose();
                 throw;
             }
 
-            return emulator;
+            return new EmulatorProcess(process, baseUri, log);
         }
 
         /// <summary>PUT /emulator/v1/faults with the given knobs (EmulatorFaults' property names).</summary>
@@ -122,59 +161,42 @@ namespace CalendarWatch.Benchmarks
         public async ValueTask DisposeAsync()
         {
             _admin.Dispose();
-            try
-            {
-                if (!_process.HasExited)
-                {
-                    _process.Kill(entireProcessTree: true);
-                    await _process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token).ConfigureAwait(false);
-                }
-            }
-            catch (Exception ex) when (ex is InvalidOperationException || ex is OperationCanceledException)
-            {
-            }
-
+            await StopAsync(_process).ConfigureAwait(false);
             _process.Dispose();
         }
 
-        private void Append(string? line)
+        /// <summary>Kills the process (when it still runs) and waits, bounded, for it to end; returns its exit code if it ended.</summary>
+        private static async Task<int?> StopAsync(Process process)
+        {
+            try
+            {
+                if (!process.HasExited)
+                {
+                    process.Kill(entireProcessTree: true);
+                }
+
+                using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                await process.WaitForExitAsync(bound.Token).ConfigureAwait(false);
+                return process.ExitCode;
+            }
+            catch (Exception ex) when (ex is InvalidOperationException || ex is OperationCanceledException || ex is System.ComponentModel.Win32Exception)
+            {
+                return null;
+            }
+        }
+
+        private static void Append(StringBuilder log, string? line)
         {
             if (line is null) return;
-            lock (_log)
+            lock (log)
             {
-                if (_log.Length < 16_000) _log.AppendLine(line);
+                if (log.Length < 16_000) log.AppendLine(line);
             }
         }
 
-        private async Task WaitReadyAsync(CancellationToken cancellationToken)
+        private static string Text(StringBuilder log)
         {
-            // A readiness probe, not a sleep: ask until the server answers or the process dies (bounded).
-            var clock = Stopwatch.StartNew();
-            while (clock.Elapsed < TimeSpan.FromSeconds(60))
-            {
-                if (_process.HasExited)
-                {
-                    throw new InvalidOperationException($"The emulator exited with code {_process.ExitCode} before it answered: {Log()}");
-                }
-
-                try
-                {
-                    using var response = await _admin.GetAsync("emulator/v1/stats", cancellationToken).ConfigureAwait(false);
-                    if (response.StatusCode == HttpStatusCode.OK) return;
-                }
-                catch (HttpRequestException)
-                {
-                }
-
-                await Task.Delay(50, cancellationToken).ConfigureAwait(false);
-            }
-
-            throw new TimeoutException($"The emulator did not answer at {BaseUri} within 60 s: {Log()}");
-        }
-
-        private string Log()
-        {
-            lock (_log) return _log.ToString();
+            lock (log) return log.ToString();
         }
 
         /// <summary>A loopback port nothing listens on (bound, noted, released).</summary>

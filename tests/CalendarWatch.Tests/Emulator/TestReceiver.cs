@@ -40,6 +40,7 @@ namespace CalendarWatch.Tests.Emulator
         private readonly object _gate = new object();
         private readonly List<ReceivedNotification> _received = new List<ReceivedNotification>();
         private readonly ConcurrentQueue<int> _statuses = new ConcurrentQueue<int>();
+        private readonly TaskCompletionSource<bool> _stopped = NewSignal();
         private readonly Task _loop;
         private TaskCompletionSource<bool> _changed = NewSignal();
 
@@ -103,7 +104,18 @@ namespace CalendarWatch.Tests.Emulator
             while (_listener.IsListening)
             {
                 HttpListenerContext context;
-                try { context = await _listener.GetContextAsync().ConfigureAwait(false); }
+                try
+                {
+                    // As in CalendarEmulator: a GetContext that starts while Stop runs may never complete, so the wait
+                    // also ends when DisposeAsync says so.
+                    var next = _listener.GetContextAsync();
+                    if (await Task.WhenAny(next, _stopped.Task).ConfigureAwait(false) != next)
+                    {
+                        _ = next.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                        return;
+                    }
+                    context = await next.ConfigureAwait(false);
+                }
                 catch (Exception e) when (e is HttpListenerException || e is ObjectDisposedException || e is InvalidOperationException) { return; }
                 try
                 {
@@ -131,7 +143,9 @@ namespace CalendarWatch.Tests.Emulator
 
         public async ValueTask DisposeAsync()
         {
-            try { _listener.Stop(); _listener.Close(); } catch (ObjectDisposedException) { }
+            _stopped.TrySetResult(true);
+            // Close alone: Stop then Close makes the managed HttpListener bind the port again for a moment (see CalendarEmulator).
+            try { _listener.Close(); } catch (ObjectDisposedException) { }
             try { await _loop.ConfigureAwait(false); } catch { /* ended with the listener */ }
         }
     }

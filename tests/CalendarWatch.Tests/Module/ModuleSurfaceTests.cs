@@ -30,7 +30,7 @@ namespace CalendarWatch.Tests.Module
             var buildFolder = AppContext.BaseDirectory;
             var cmdletPath = Path.Combine(buildFolder, "CalendarWatch.dll");
             Assert.True(File.Exists(cmdletPath), $"The built cmdlet assembly is missing: {cmdletPath}");
-            _repositoryRoot = FindRepositoryRoot(buildFolder);
+            _repositoryRoot = Repository.Root;
 
             var paths = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
             foreach (var file in Directory.GetFiles(RuntimeEnvironment.GetRuntimeDirectory(), "*.dll"))
@@ -481,19 +481,6 @@ namespace CalendarWatch.Tests.Module
             var match = Regex.Match(manifest, key + @"\s*=\s*@\((?<items>[^)]*)\)");
             Assert.True(match.Success, $"The manifest has no {key} = @(...) list.");
             return Regex.Matches(match.Groups["items"].Value, "'(?<name>[^']+)'").Select(m => m.Groups["name"].Value).ToList();
-        }
-
-        private static string FindRepositoryRoot(string start)
-        {
-            for (var directory = new DirectoryInfo(start); directory != null; directory = directory.Parent)
-            {
-                if (File.Exists(Path.Combine(directory.FullName, "CalendarWatch.slnx")))
-                {
-                    return directory.FullName;
-                }
-            }
-
-            throw new InvalidOperationException($"No CalendarWatch.slnx above {start}.");
         }
 
         private static string FindPowerShellStandard()

@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
@@ -114,59 +113,63 @@ namespace CalendarWatch.Tests.Scale
         [Theory]
         [InlineData(true)]
         [InlineData(false)]
-        public void CancelReturnsPromptlyAndAccountsForEveryItem(bool ordered)
+        public async Task CancelReturnsPromptlyAndAccountsForEveryItem(bool ordered)
         {
             const int total = 1000;
             var outcomes = new List<CompletedWork<int, int>>();
-            using var queue = new BoundedWorkQueue<int, int>(16, ordered);
-            var stopped = new ManualResetEventSlim();
-            var stopper = new Thread(() =>
-            {
-                stopped.Wait();
-                queue.Cancel(); // as StopProcessing does, from another thread
-            });
-            stopper.Start();
+            CompletedWork<int, int>? late = null;
 
-            var clock = new Stopwatch();
-            for (var i = 0; i < total; i++)
+            // The caller thread's part runs on its own thread, so that a Complete that waited for the items which
+            // ignore the cancel fails the test at the (generous) guard instead of hanging it.
+            var caller = Task.Factory.StartNew(() =>
             {
-                var item = i;
-                queue.Enqueue(item, async ct =>
+                // No grace: the items that ignore the token never finish, so any grace would only be waited out.
+                using var queue = new BoundedWorkQueue<int, int>(16, ordered) { CancelGrace = TimeSpan.Zero };
+                using var stopped = new ManualResetEventSlim();
+                var stopper = new Thread(() =>
                 {
-                    await Task.Yield();
-                    if (item < 200) return item;
-                    if (item % 2 == 0)
-                    {
-                        await Task.Delay(Timeout.Infinite, ct); // honours the token
-                    }
-                    else
-                    {
-                        await new TaskCompletionSource<int>().Task; // ignores it: must still be reported
-                    }
+                    stopped.Wait();
+                    queue.Cancel(); // as StopProcessing does, from another thread
+                }) { IsBackground = true };
+                stopper.Start();
 
-                    return item;
-                }, outcomes.Add);
-                if (item == 215)
+                for (var i = 0; i < total; i++)
                 {
-                    clock.Start();
-                    stopped.Set();
-                    break;
+                    var item = i;
+                    queue.Enqueue(item, async ct =>
+                    {
+                        await Task.Yield();
+                        if (item < 200) return item;
+                        if (item % 2 == 0)
+                        {
+                            await Task.Delay(Timeout.Infinite, ct); // honours the token
+                        }
+                        else
+                        {
+                            await new TaskCompletionSource<int>().Task; // ignores it: must still be reported
+                        }
+
+                        return item;
+                    }, outcomes.Add);
+                    if (item == 215)
+                    {
+                        stopped.Set();
+                        break;
+                    }
                 }
-            }
 
-            queue.Complete(outcomes.Add);
-            clock.Stop();
-            stopper.Join();
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"Complete took {clock.Elapsed}");
+                queue.Complete(outcomes.Add);
+                stopper.Join();
+
+                // After the cancel nothing new starts; the item is handed out as never started.
+                queue.Enqueue(999, _ => throw new InvalidOperationException("must not run"), d => late = d);
+            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            await caller.WaitAsync(ScaleHarness.WaitTimeout);
 
             Assert.Equal(216, outcomes.Count);
             Assert.Equal(Enumerable.Range(0, 216), outcomes.Select(o => o.State).OrderBy(s => s));
             Assert.All(outcomes.Where(o => o.State < 200), o => Assert.True(o.IsSuccess));
             Assert.All(outcomes.Where(o => o.State >= 200), o => Assert.True(o.IsCancelled && o.WasStarted));
-
-            // After the cancel nothing new starts; the item is handed out as never started.
-            CompletedWork<int, int>? late = null;
-            queue.Enqueue(999, _ => throw new InvalidOperationException("must not run"), d => late = d);
             Assert.NotNull(late);
             Assert.True(late!.IsCancelled);
             Assert.False(late.WasStarted);
@@ -179,23 +182,26 @@ namespace CalendarWatch.Tests.Scale
             using var queue = new BoundedWorkQueue<int, int>(4) { MaxPending = 10 };
             var handed = 0;
             queue.Enqueue(0, _ => first.Task, _ => handed++);
-            for (var i = 1; i < 9; i++)
+            for (var i = 1; i < 10; i++)
             {
                 var item = i;
                 queue.Enqueue(item, _ => Task.FromResult(item), _ => handed++);
             }
 
-            var releaser = new Thread(() =>
+            // Ten started, nothing handed out (item 0 is slow): the eleventh Enqueue has to wait. An action posted now
+            // runs on this thread inside that call; it has another thread release item 0 while the call waits.
+            Assert.Equal(10, queue.Started);
+            Assert.Equal(0, handed);
+            var handedWhenTheEleventhStarted = -1;
+            queue.Post(() => Task.Run(() => first.SetResult(0)));
+            queue.Enqueue(10, _ =>
             {
-                // Release the head only once the caller is blocked on the pending bound (10 started, 0 handed out).
-                SpinWait.SpinUntil(() => queue.Started == 10 && queue.Enqueued == 11, TimeSpan.FromSeconds(30));
-                first.SetResult(0);
-            });
-            releaser.Start();
-            queue.Enqueue(9, _ => Task.FromResult(9), _ => handed++);
-            queue.Enqueue(10, _ => Task.FromResult(10), _ => handed++);
-            Assert.True(releaser.Join(TimeSpan.FromSeconds(30)));
+                handedWhenTheEleventhStarted = handed;
+                return Task.FromResult(10);
+            }, _ => handed++);
             queue.Complete(_ => handed++);
+
+            Assert.Equal(10, handedWhenTheEleventhStarted); // it started only once the ten before it were handed out
             Assert.Equal(11, handed);
         }
 

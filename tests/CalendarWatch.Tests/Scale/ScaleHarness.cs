@@ -12,6 +12,9 @@ namespace CalendarWatch.Tests.Scale
     {
         public const string Calendar = "room-1@resource.calendar.google.com";
 
+        /// <summary>Generous: it only guards signalled waits, so passing tests never spend it.</summary>
+        public static readonly TimeSpan WaitTimeout = TimeSpan.FromSeconds(60);
+
         private ScaleHarness(CalendarEmulator emulator)
         {
             Emulator = emulator;
