@@ -442,7 +442,45 @@ function Stop-WebhookReceiver {
     }
 }
 
+function Start-TestSession {
+    <#
+    .SYNOPSIS
+    What most suites start with: the built module imported, the emulator and a webhook receiver started, the session
+    connected to the emulator. Returns Manifest, Emulator, Receiver and Address (the receiver's /hook).
+    #>
+    param([Parameter(Mandatory)][string]$RepositoryRoot)
+
+    $manifest = Get-BuiltModuleManifest -RepositoryRoot $RepositoryRoot
+    Import-Module -Name $manifest -Force -Global
+    $emulator = Start-CalendarEmulator -RepositoryRoot $RepositoryRoot
+    $receiver = Start-WebhookReceiver
+    Connect-CalendarWatch -Emulator $emulator.BaseUri
+    [pscustomobject]@{
+        Manifest = $manifest
+        Emulator = $emulator
+        Receiver = $receiver
+        Address  = [Uri]::new($receiver.Address, 'hook')
+    }
+}
+
+function Stop-TestSession {
+    param([object]$Session)
+    if ($null -eq $Session) { return }
+    Stop-WebhookReceiver -Receiver $Session.Receiver
+    Stop-CalendarEmulator -Emulator $Session.Emulator
+    Remove-Module -Name CalendarWatch -ErrorAction SilentlyContinue
+}
+
+function Set-EmulatorFault {
+    <# Replaces the emulator's fault knobs (PUT emulator/v1/faults); @{} clears them. #>
+    param([Parameter(Mandatory)][object]$Emulator, [Parameter(Mandatory)][hashtable]$Fault)
+    $null = Invoke-EmulatorAdmin -Emulator $Emulator -Path 'faults' -Method 'PUT' -Body $Fault
+}
+
 Export-ModuleMember -Function @(
+    'Start-TestSession'
+    'Stop-TestSession'
+    'Set-EmulatorFault'
     'Get-FreeTcpPort'
     'Get-BuiltModuleManifest'
     'Start-CalendarEmulator'

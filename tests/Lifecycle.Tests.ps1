@@ -5,15 +5,12 @@ BeforeAll {
     Set-StrictMode -Version Latest
     $ErrorActionPreference = 'Stop'
 
-    $repositoryRoot = Split-Path -Path $PSScriptRoot -Parent
     Import-Module -Name (Join-Path -Path $PSScriptRoot -ChildPath 'CalendarWatch.TestHelpers.psm1') -Force
-    $script:builtManifest = Get-BuiltModuleManifest -RepositoryRoot $repositoryRoot
-    Import-Module -Name $script:builtManifest -Force
-
-    $script:emulator = Start-CalendarEmulator -RepositoryRoot $repositoryRoot
-    $script:receiver = Start-WebhookReceiver
-    $script:address = [Uri]::new($script:receiver.Address, 'hook')
-    Connect-CalendarWatch -Emulator $script:emulator.BaseUri
+    $script:session = Start-TestSession -RepositoryRoot (Split-Path -Path $PSScriptRoot -Parent)
+    $script:builtManifest = $script:session.Manifest
+    $script:emulator = $script:session.Emulator
+    $script:receiver = $script:session.Receiver
+    $script:address = $script:session.Address
 
     function New-TestCalendar {
         $id = 'life-{0}@example.com' -f [guid]::NewGuid().ToString('N').Substring(0, 10)
@@ -40,9 +37,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Stop-WebhookReceiver -Receiver $script:receiver
-    Stop-CalendarEmulator -Emulator $script:emulator
-    Remove-Module -Name CalendarWatch -ErrorAction SilentlyContinue
+    Stop-TestSession -Session $script:session
 }
 
 Describe 'Stop-CalendarChannel' {
@@ -78,10 +73,11 @@ Describe 'Stop-CalendarChannel' {
 
     It 'stops a channel whose ResourceId was lost, through a probe watch' {
         $calendar = New-TestCalendar
-        $channel = New-CalendarEventWatch -CalendarId $calendar -Address $script:address
+        # Without the record (which would know the ResourceId): only the probe can find it.
+        $channel = New-CalendarEventWatch -CalendarId $calendar -Address $script:address -NoRecord
         $lost = $channel | Select-Object Id, CalendarId, Resource, Address
 
-        $lost | Stop-CalendarChannel -Verbose 4>&1 | Out-String | Should -Match 'probing'
+        $lost | Stop-CalendarChannel -NoRecord -Verbose 4>&1 | Out-String | Should -Match 'probing'
 
         (Get-ServerChannel -Id $channel.Id)[0].state | Should -Be 'stopped'
         @(Get-EmulatorChannel -Emulator $script:emulator | Where-Object { $_.calendarId -eq $calendar -and $_.state -eq 'active' }).Count | Should -Be 0

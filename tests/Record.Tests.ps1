@@ -5,15 +5,12 @@ BeforeAll {
     Set-StrictMode -Version Latest
     $ErrorActionPreference = 'Stop'
 
-    $repositoryRoot = Split-Path -Path $PSScriptRoot -Parent
     Import-Module -Name (Join-Path -Path $PSScriptRoot -ChildPath 'CalendarWatch.TestHelpers.psm1') -Force
-    $script:builtManifest = Get-BuiltModuleManifest -RepositoryRoot $repositoryRoot
-    Import-Module -Name $script:builtManifest -Force
-
-    $script:emulator = Start-CalendarEmulator -RepositoryRoot $repositoryRoot
-    $script:receiver = Start-WebhookReceiver
-    $script:address = [Uri]::new($script:receiver.Address, 'hook')
-    Connect-CalendarWatch -Emulator $script:emulator.BaseUri
+    $script:session = Start-TestSession -RepositoryRoot (Split-Path -Path $PSScriptRoot -Parent)
+    $script:builtManifest = $script:session.Manifest
+    $script:emulator = $script:session.Emulator
+    $script:receiver = $script:session.Receiver
+    $script:address = $script:session.Address
 
     $script:pwsh = Join-Path -Path $PSHOME -ChildPath $(if ($IsWindows) { 'pwsh.exe' } else { 'pwsh' })
     if (-not (Test-Path -LiteralPath $script:pwsh -PathType Leaf)) {
@@ -37,16 +34,10 @@ BeforeAll {
         @(Get-EmulatorChannel -Emulator $script:emulator | Where-Object { $_.state -eq 'active' -and $wanted.Contains([string]$_.calendarId) })
     }
 
-    function Set-EmulatorFault {
-        param([Parameter(Mandatory)][hashtable]$Fault)
-        $null = Invoke-EmulatorAdmin -Emulator $script:emulator -Path 'faults' -Method 'PUT' -Body $Fault
-    }
 }
 
 AfterAll {
-    Stop-WebhookReceiver -Receiver $script:receiver
-    Stop-CalendarEmulator -Emulator $script:emulator
-    Remove-Module -Name CalendarWatch -ErrorAction SilentlyContinue
+    Stop-TestSession -Session $script:session
 }
 
 Describe 'The whole lifecycle on the record' {
@@ -101,12 +92,12 @@ Describe 'The whole lifecycle on the record' {
     It 'records a watch that may have made a channel as MayExist, and refuses nothing it should not' {
         $record = New-RecordPath
         Connect-CalendarWatch -Emulator $script:emulator.BaseUri -MaxRetry 0
-        Set-EmulatorFault -Fault @{ error503Rate = 1 }
+        Set-EmulatorFault -Emulator $script:emulator -Fault @{ error503Rate = 1 }
         try {
             $null = New-CalendarEventWatch -CalendarId (New-TestCalendar) -Address $script:address -RecordPath $record -ErrorAction SilentlyContinue -ErrorVariable failures
         }
         finally {
-            Set-EmulatorFault -Fault @{}
+            Set-EmulatorFault -Emulator $script:emulator -Fault @{}
             Connect-CalendarWatch -Emulator $script:emulator.BaseUri
         }
 
