@@ -256,6 +256,6 @@ Describe 'Connect-CalendarWatch -Emulator against the emulator with auth' {
         $failures[0].CategoryInfo.Category | Should -Be 'AuthenticationError'
         $failures[0].TargetObject | Should -Be 'primary'
         $failures[0].Exception.Message | Should -Match '--no-auth'
-        $failures[0].Exception.Message | Should -Match ([regex]::Escape($script:tokenUri.AbsoluteUri))
+        $failures[0].Exception.Message | Should -Match ([regex]::Escape([Uri]::new($script:emulator.BaseUri, "token").AbsoluteUri))
     }
 }

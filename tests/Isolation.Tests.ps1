@@ -200,7 +200,7 @@ $moduleFolder = Split-Path -Path $ModuleManifest -Parent
             (Get-ServerChannel -Id $id).Count | Should -Be 1
         }
 
-        @($result.Commands) | Should -Be @('Connect-CalendarWatch', 'Disconnect-CalendarWatch', 'Get-CalendarWatchConnection', 'New-CalendarAclWatch', 'New-CalendarEventWatch')
+        @($result.Commands) | Should -Be @((Import-PowerShellDataFile -LiteralPath $script:builtManifest).CmdletsToExport | Sort-Object)
         @($result.DefaultContext) | Should -Be @('CalendarWatch.LoadContext.dll')
     }
 }
