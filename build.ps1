@@ -239,6 +239,8 @@ function Invoke-Package {
 
 function Invoke-Demo {
     Invoke-Build
+    # The demo's channels live in the emulator: keep them out of the user's own channel record.
+    $env:CALENDARWATCH_STORE = [System.IO.Path]::Combine($outputRoot, 'demo-record.db')
     Import-Module -Name $helpers -Force
     Import-Module -Name $builtManifest -Force
 
@@ -275,6 +277,8 @@ function Invoke-Demo {
         $channels | Export-Csv -LiteralPath $csv -NoTypeInformation
         Write-Host "Channels exported to $csv"
         $channels | Format-Table | Out-Host
+        Write-Host "The channel record ($env:CALENDARWATCH_STORE):"
+        Get-CalendarChannel | Format-Table | Out-Host
     }
     finally {
         Stop-WebhookReceiver -Receiver $receiver
