@@ -44,11 +44,18 @@ namespace CalendarWatch.Engine
     /// the way up from the lower bound but not yet under the known window), and widened when an attempt at its edge is
     /// refused. Evidence is noisy (an attempt held up on its way is refused at an edge it did not cross), so the window
     /// in use carries a margin of four times the mean deviation of attempt durations (0.5 % to 10 % of the window),
-    /// and a raised lower bound relaxes halfway back after each window without a refusal. AIMD-style, the budget grows
-    /// by a step after ten windows spent at the budget without a refusal, and a learning episode in between sets it to
-    /// what the server admitted. Starts are granted first come, first served, so refused items are not starved by newer
-    /// ones. Every decision is made on <see cref="TimeProvider"/> time without randomness: the same inputs give the
-    /// same decisions.
+    /// and a raised lower bound relaxes halfway back after each window without a refusal. AIMD-style, the budget is
+    /// probed upwards: while the budget's attempts sit inside even the shortest plausible window (a burst, as when a
+    /// command starts), one more may go; if the server takes it the budget grows by a step that doubles each time
+    /// (past <see cref="HistoryCapacity"/> pacing stops: there is no limit worth pacing), if not, the next probe waits
+    /// twice as long (4 to 16 windows); a learning episode sets the budget to what the server admitted.
+    /// </para>
+    /// <para>
+    /// The shared pause (nothing starts) follows only refusals nothing explains: the one that opens an episode and
+    /// refused probes of one. A refusal the pacer asked for (a window try, a budget probe) or explains (an attempt at
+    /// the window's edge) holds only its own item, for its Retry-After. Starts are granted first come, first served,
+    /// so refused items are not starved by newer ones. Every decision is made on <see cref="TimeProvider"/> time
+    /// without randomness: the same inputs give the same decisions.
     /// </para>
     /// </summary>
     public sealed class RateLimitPacer
@@ -71,8 +78,11 @@ namespace CalendarWatch.Engine
         /// <summary>Bisection stops when the window is known to within this share.</summary>
         private const double WindowPrecision = 0.02;
 
-        /// <summary>Windows spent at the budget without a refusal before the budget grows by a step.</summary>
-        private const int WindowsBeforeIncrease = 10;
+        /// <summary>Windows from a learning episode to the first budget probe; it doubles while they are refused ...</summary>
+        private const int FirstBudgetProbeWindows = 4;
+
+        /// <summary>... up to this many.</summary>
+        private const int MaxProbeBackoffWindows = 16;
 
         private static readonly TimeSpan MinProbeGap = TimeSpan.FromMilliseconds(5);
         private static readonly TimeSpan Never = TimeSpan.MaxValue;
@@ -94,8 +104,13 @@ namespace CalendarWatch.Engine
         private TimeSpan _pauseUntil;       // Retry-After: nothing starts before
         private TimeSpan _fitLow;           // the lower bound the last learning episode established
         private TimeSpan _relaxedAt;        // when the lower bound last relaxed (or was raised)
-        private TimeSpan _stableSince;      // last change of what is learned, for the additive increase
-        private bool _budgetReached;        // an attempt had to wait for the budget since _stableSince
+
+        // A budget probe: one attempt beyond the budget while the window is full (see Decide).
+        private long _over = -1;
+        private int _overStep = 1;          // what an admitted budget probe adds (doubles while they are admitted)
+        private int _overBackoff = FirstBudgetProbeWindows; // windows to the next budget probe (doubles while they are refused)
+        private TimeSpan _overNextAt;
+        private TimeSpan _learnedAt;        // when the last learning episode closed
 
         // A learning episode (a refusal while nothing explained it).
         private bool _learning;
@@ -135,6 +150,7 @@ namespace CalendarWatch.Engine
             Normal,
             Probe,
             Try,
+            Over,
         }
 
         /// <summary>Requests admitted per <see cref="Window"/> as learned; null until the server first refused.</summary>
@@ -265,7 +281,16 @@ namespace CalendarWatch.Engine
                 {
                     if (_tryWindow < _windowHigh) _windowHigh = _tryWindow;
                     _try = -1;
-                    _stableSince = now;
+                }
+                else if (sequence == _over)
+                {
+                    // The server took one more than the budget within the window: grow it, faster each time.
+                    _over = -1;
+                    _budget += _overStep;
+                    _overStep = Math.Min(_overStep * 2, HistoryCapacity);
+                    _overBackoff = FirstBudgetProbeWindows;
+                    _overNextAt = now;
+                    if (_budget >= HistoryCapacity) Forget();
                 }
                 else if (_learning && sequence < _episodeFirst)
                 {
@@ -308,25 +333,30 @@ namespace CalendarWatch.Engine
                     Observe(now - StartOf(sequence));
                 }
 
-                // The shared pause honours the Retry-After of the refusal that opened an episode, of refused probes
-                // and of refusals outside an episode; attempts of the same burst refused after the first do not push
-                // it on (they were sent before the server's answer was known). Each refused item itself waits at
-                // least its own Retry-After before its retry.
+                // The refused item waits at least its own Retry-After. Everyone waits for it (the shared pause) when
+                // the refusal is not explained: it opens an episode, or a probe of one was refused. A refusal the pacer
+                // asked for (a window try, a budget probe) or explains (an edge of the window) holds only its item;
+                // nor do attempts of a burst refused after the first push the pause on, sent before it was known.
                 var wait = retryAfter is TimeSpan ra && ra > TimeSpan.Zero ? ra : TimeSpan.Zero;
-                var shared = !_learning || sequence == _probe || !remembered;
-                if (shared && now + wait > _pauseUntil) _pauseUntil = now + wait;
-
+                var shared = false;
                 if (!remembered)
                 {
-                    // Too old to reason about.
+                    shared = true; // too old to reason about
                 }
                 else if (sequence == _try)
                 {
                     // The window still held the attempt that had to leave it.
                     if (_tryWindow > _windowLow) _windowLow = _tryWindow;
                     _try = -1;
-                    _stableSince = now;
                     _relaxedAt = now;
+                }
+                else if (sequence == _over)
+                {
+                    // The budget is all the server takes: probe again later, and later each time.
+                    _over = -1;
+                    _overStep = 1;
+                    _overNextAt = now + TimeSpan.FromTicks(WindowInUse.Ticks * _overBackoff);
+                    _overBackoff = Math.Min(_overBackoff * 2, MaxProbeBackoffWindows);
                 }
                 else if (_learning)
                 {
@@ -336,16 +366,19 @@ namespace CalendarWatch.Engine
                     if (started > _lastRefused) _lastRefused = started;
                     if (sequence == _probe)
                     {
+                        shared = true;
                         _probe = -1;
                         var gap = TimeSpan.FromTicks((long)((now - _refusedAt).Ticks * ProbeGrowth));
                         _nextProbe = now + (gap > MinProbeGap ? gap : MinProbeGap);
                     }
                 }
-                else if (sequence >= _settled)
+                else if (sequence >= _settled && !WidenAtEdge(sequence, now))
                 {
-                    if (!WidenAtEdge(sequence, now)) OpenEpisode(sequence, now, wait);
+                    shared = true;
+                    OpenEpisode(sequence, now, wait);
                 }
 
+                if (shared && now + wait > _pauseUntil) _pauseUntil = now + wait;
                 hold = (_learning && _nextProbe > _pauseUntil ? _nextProbe : _pauseUntil) - now;
                 if (hold < wait) hold = wait;
                 granted = Pump(now);
@@ -396,10 +429,11 @@ namespace CalendarWatch.Engine
             var leaving = NthNewestCounted(_budget);   // the attempt that must leave the window first
             if (leaving == TimeSpan.MinValue || leaving + WindowInUse <= now) return Start.Normal;
 
-            _budgetReached = true;
             at = leaving + WindowInUse;
+            if (_try >= 0 || _over >= 0) return Start.Wait; // one experiment at a time
             var margin = Margin;
-            if (_try < 0 && _windowHigh - _windowLow > TimeSpan.FromTicks(Math.Max((long)(_windowHigh.Ticks * WindowPrecision), margin.Ticks)))
+
+            if (_windowHigh - _windowLow > TimeSpan.FromTicks(Math.Max((long)(_windowHigh.Ticks * WindowPrecision), margin.Ticks)))
             {
                 // An attempt admitted now would show the window to be at most now - leaving; try once that is a
                 // quarter of the way up from what is known (a Retry-After, the usual lower bound, tends to be close),
@@ -415,6 +449,11 @@ namespace CalendarWatch.Engine
                 if (leaving + quarter > now && leaving + quarter < at) at = leaving + quarter;
             }
 
+            // A budget probe: the window is full even if it is as short as it may be, so an attempt admitted now
+            // shows the server takes more than the budget (a limit raised, or learned while others shared it). The
+            // budget's attempts are that close together only in a burst, as when a command starts.
+            if (now >= _overNextAt && leaving + _windowLow - margin > now) return Start.Over;
+            if (_overNextAt > now && _overNextAt < at) at = _overNextAt;
             return Start.Wait;
         }
 
@@ -439,6 +478,17 @@ namespace CalendarWatch.Engine
             _outcomes[sequence % HistoryCapacity] = Outcome.Pending;
             if (kind == Start.Probe) _probe = sequence;
             else if (kind == Start.Try) _try = sequence;
+            else if (kind == Start.Over) _over = sequence;
+            if (_budget != 0 && kind == Start.Normal && (sequence == 0 || StartOf(sequence - 1) + WindowInUse <= now))
+            {
+                // The first attempt into an empty window (a new command, after a pause): budget probes may go at once,
+                // unless the budget was learned only a few windows ago.
+                _overStep = 1;
+                _overBackoff = FirstBudgetProbeWindows;
+                var settled = _learnedAt + TimeSpan.FromTicks(WindowInUse.Ticks * FirstBudgetProbeWindows);
+                _overNextAt = settled > now ? settled : now;
+            }
+
             if (_budget != 0 && !_learning && _windowLow > _fitLow && now - _relaxedAt >= WindowInUse)
             {
                 // A window without a refusal: the lower bound, raised by a refusal that jitter may have caused (an
@@ -446,14 +496,6 @@ namespace CalendarWatch.Engine
                 // bisection tests it again.
                 _windowLow -= TimeSpan.FromTicks((_windowLow - _fitLow).Ticks / 2);
                 _relaxedAt = now;
-            }
-
-            if (_budget != 0 && !_learning && now - _stableSince >= TimeSpan.FromTicks(WindowInUse.Ticks * WindowsBeforeIncrease))
-            {
-                // Additive increase: ten windows without a refusal. Only when the budget was what held starts back.
-                if (_budgetReached) _budget = Math.Min(HistoryCapacity, _budget + Math.Max(1, _budget / 32));
-                _stableSince = now;
-                _budgetReached = false;
             }
 
             return new PacerSlot(sequence);
@@ -481,7 +523,6 @@ namespace CalendarWatch.Engine
                     if (shortest > _windowLow) _windowLow = shortest;
                     var step = TimeSpan.FromTicks(Math.Max(2 * Margin.Ticks, (long)(_windowLow.Ticks * WindowPrecision)));
                     if (_windowLow + step > _windowHigh) _windowHigh = _windowLow + step;
-                    _stableSince = now;
                     _relaxedAt = now;
                     return true;
                 }
@@ -499,6 +540,7 @@ namespace CalendarWatch.Engine
             _episodeFirst = _next;
             _probe = -1;
             _try = -1;
+            _over = -1;
             _refusedInEpisode = 1;
             _completedInEpisode = 0;
             _nextProbe = now + MinProbeGap;
@@ -510,9 +552,7 @@ namespace CalendarWatch.Engine
             _learning = false;
             _probe = -1;
             _settled = _next;
-            _stableSince = now;
             _relaxedAt = now;
-            _budgetReached = false;
             if (_refusedInEpisode < 2 || _refusedInEpisode <= _completedInEpisode)
             {
                 return; // one refusal among answers: a stray 429, not a full window
@@ -531,6 +571,12 @@ namespace CalendarWatch.Engine
                 _windowHigh = window;
                 _fitLow = window;
             }
+
+            // Budget probes start again from the first step, a few windows from now.
+            _learnedAt = now;
+            _overStep = 1;
+            _overBackoff = FirstBudgetProbeWindows;
+            _overNextAt = now + TimeSpan.FromTicks(WindowInUse.Ticks * FirstBudgetProbeWindows);
         }
 
         /// <summary>
@@ -559,7 +605,7 @@ namespace CalendarWatch.Engine
                 var high = admittedAt - inside;            // gone when the probe was admitted
                 if (i > 0 && _refusedAt - admitted[i - 1] < high) high = _refusedAt - admitted[i - 1]; // the one before was gone
                 var budget = admitted.Count - i;
-                if (low <= TimeSpan.Zero || low > high || !Admits(admitted, low, budget)) continue;
+                if (low <= TimeSpan.Zero || low > high || !Admits(admitted, inside - low, low, budget)) continue;
                 _budget = Math.Min(HistoryCapacity, budget);
                 _windowLow = low;
                 _windowHigh = high;
@@ -570,17 +616,28 @@ namespace CalendarWatch.Engine
             return false;
         }
 
-        /// <summary>True when no admission in <paramref name="starts"/> found <paramref name="budget"/> others within <paramref name="window"/> before it.</summary>
-        private static bool Admits(List<TimeSpan> starts, TimeSpan window, int budget)
+        /// <summary>
+        /// True when no admission in <paramref name="starts"/> since <paramref name="since"/> found <paramref name="budget"/>
+        /// others within <paramref name="window"/> before it. (Older history may predate a change of the limit.)
+        /// </summary>
+        private static bool Admits(List<TimeSpan> starts, TimeSpan since, TimeSpan window, int budget)
         {
             var first = 0;
             for (var j = 0; j < starts.Count; j++)
             {
                 while (starts[first] <= starts[j] - window) first++;
-                if (j - first >= budget) return false;
+                if (starts[j] >= since && j - first >= budget) return false;
             }
 
             return true;
+        }
+
+        /// <summary>Budget probes grew the budget past what the pacer can hold: whatever limit there is, it is not paced.</summary>
+        private void Forget()
+        {
+            _budget = 0;
+            _windowLow = _windowHigh = _fitLow = TimeSpan.Zero;
+            _try = _over = -1;
         }
 
         private int CountCompleted(TimeSpan from, TimeSpan until)

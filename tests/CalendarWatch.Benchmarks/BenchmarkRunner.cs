@@ -213,7 +213,7 @@ namespace CalendarWatch.Benchmarks
                     var name = $"quota_default_{tag}_{status}";
                     figures.Note($"{name}: {perWindow} requests per {quotaWindow.TotalMilliseconds:0} ms per user, {watches} watches at ThrottleLimit {options.ThrottleLimit}, " +
                         (status == "429" ? $"429 rateLimitExceeded with Retry-After {options.RetryAfterSeconds} s" : "403 userRateLimitExceeded") + ", default retry settings");
-                    var run = await RunQuotaAtDefaultsAsync(emulator, options, ++identity, perWindow, quotaWindow, status, watches, address, options.TracePacer ? figures.Note : null, cancellationToken).ConfigureAwait(false);
+                    var run = await RunQuotaAsync(emulator, options, $"quota-{++identity}", perWindow, quotaWindow, status, watches, address, null, options.TracePacer ? figures.Note : null, cancellationToken).ConfigureAwait(false);
                     var runBound = TimeSpan.FromTicks(quotaWindow.Ticks * watches / perWindow);
                     figures.Line(name + "_failures", run.Run.Failed, "count");
                     figures.Line(name + "_wall", run.Run.Wall.TotalSeconds, "s");
@@ -293,36 +293,26 @@ namespace CalendarWatch.Benchmarks
             // 2. The same watches under a per-user rate limit (403 userRateLimitExceeded, as Google answers it).
             // Google's 600 per minute, scaled: QuotaLimit per QuotaWindowMs; the retry settings scale by the same factor
             // (rate-limit answers are paced by what the pacer learns, not by these delays; the scaled RetryTimeLimit
-            // still bounds each call). Section 5 runs the same at default settings.
+            // still bounds each call). Section 5 runs the same at default settings. Its own identity, as there: what
+            // its pacer learns must not pace the streaming below, which has no limit.
             var window = TimeSpan.FromMilliseconds(options.QuotaWindowMs);
             var scale = window.TotalMilliseconds / TimeSpan.FromMinutes(1).TotalMilliseconds;
-            var savedRetry = connection.Retry;
-            connection.Retry = new RetrySettings
+            var defaults = new RetrySettings();
+            var scaled = new RetrySettings
             {
-                MaxRetry = savedRetry.MaxRetry,
-                BaseDelay = TimeSpan.FromTicks((long)(savedRetry.BaseDelay.Ticks * scale)),
-                MaxDelay = TimeSpan.FromTicks((long)(savedRetry.MaxDelay.Ticks * scale)),
-                RetryTimeLimit = options.QuotaRetryTimeLimit ?? TimeSpan.FromTicks((long)(savedRetry.RetryTimeLimit.Ticks * scale)),
+                MaxRetry = defaults.MaxRetry,
+                BaseDelay = TimeSpan.FromTicks((long)(defaults.BaseDelay.Ticks * scale)),
+                MaxDelay = TimeSpan.FromTicks((long)(defaults.MaxDelay.Ticks * scale)),
+                RetryTimeLimit = options.QuotaRetryTimeLimit ?? TimeSpan.FromTicks((long)(defaults.RetryTimeLimit.Ticks * scale)),
             };
-            figures.Note($"quota run: {options.QuotaLimit} requests per {options.QuotaWindowMs} ms per user; retry settings scaled the same{(options.QuotaRetryTimeLimit is null ? string.Empty : ", but for the retry time limit (smoke run)")}: {connection.Retry}");
-            await emulator.SetFaultsAsync(new Dictionary<string, object?>
-            {
-                ["latencyMs"] = options.LatencyMs,
-                ["userRateLimit"] = options.QuotaLimit,
-                ["rateLimitWindowSeconds"] = window.TotalSeconds,
-                ["userRateLimitStatus"] = "403",
-            }, cancellationToken).ConfigureAwait(false);
-
-            // Start with a full window of budget: let the warm-up's and earlier runs' requests age out of it.
-            await Task.Delay(window + TimeSpan.FromMilliseconds(50), cancellationToken).ConfigureAwait(false);
-            var quota = await RunQueueAsync(client, Requests("quota", options.Watches, address), options.ThrottleLimit, null, cancellationToken).ConfigureAwait(false);
+            figures.Note($"quota run: {options.QuotaLimit} requests per {options.QuotaWindowMs} ms per user; retry settings scaled the same{(options.QuotaRetryTimeLimit is null ? string.Empty : ", but for the retry time limit (smoke run)")}: {scaled}");
+            var quota = (await RunQuotaAsync(emulator, options, "quota-scaled", options.QuotaLimit, window, "403", options.Watches, address, scaled, null, cancellationToken).ConfigureAwait(false)).Run;
             var quotaBound = TimeSpan.FromTicks(window.Ticks * options.Watches / options.QuotaLimit);
             figures.Line("quota_failures", quota.Failed, "count");
             figures.Line("quota_retries", quota.Retries, "count");
             figures.Line("quota_wall", quota.Wall.TotalSeconds, "s");
             figures.Line("quota_bound", quotaBound.TotalSeconds, "s");
             figures.Line("quota_wall_over_bound", quota.Wall.TotalSeconds / quotaBound.TotalSeconds, "x");
-            connection.Retry = savedRetry;
 
             // 3. Zero latency, no limit: the client's own cost while streaming many items through the queue.
             await emulator.SetFaultsAsync(new Dictionary<string, object?> { ["latencyMs"] = 0 }, cancellationToken).ConfigureAwait(false);
@@ -340,22 +330,28 @@ namespace CalendarWatch.Benchmarks
             using (var stats = await emulator.GetStatsAsync(cancellationToken).ConfigureAwait(false))
             {
                 figures.Line("identities", 1, "count");
-                figures.Line("token_requests", SumTokenRequests(stats.RootElement), "count");
+                figures.Line("token_requests", TokenRequestsOf(stats.RootElement, ServiceAccountKeyFile.ClientId), "count");
                 figures.Line("api_requests", SumRequests(stats.RootElement), "count");
             }
         }
 
-        private static async Task<QuotaRunResult> RunQuotaAtDefaultsAsync(EmulatorProcess emulator, BenchmarkOptions options, int identity, int perWindow, TimeSpan window, string status, int watches, Uri address, Action<string>? trace, CancellationToken cancellationToken)
+        /// <summary>
+        /// Watches under a per-user limit as a new identity (its own key, calendars, connection, pacer and per-user
+        /// window at the emulator), at <paramref name="retry"/> settings (null = defaults).
+        /// </summary>
+        private static async Task<QuotaRunResult> RunQuotaAsync(EmulatorProcess emulator, BenchmarkOptions options, string identity, int perWindow, TimeSpan window, string status, int watches, Uri address, RetrySettings? retry, Action<string>? trace, CancellationToken cancellationToken)
         {
-            var email = $"quota-{identity}@calendarwatch-bench.iam.gserviceaccount.com";
-            using var keyFile = await ServiceAccountKeyFile.CreateAsync(emulator, email, string.Create(CultureInfo.InvariantCulture, $"2000000000000000{identity:D5}"), new Uri(emulator.BaseUri, "token"), cancellationToken).ConfigureAwait(false);
-            string Room(int i) => $"quota-{identity}-room-{i % QuotaRooms}@resource.calendar.google.com";
+            var email = identity + "@calendarwatch-bench.iam.gserviceaccount.com";
+            var clientId = string.Create(CultureInfo.InvariantCulture, $"2000000000000000{Interlocked.Increment(ref _identities):D5}");
+            using var keyFile = await ServiceAccountKeyFile.CreateAsync(emulator, email, clientId, new Uri(emulator.BaseUri, "token"), cancellationToken).ConfigureAwait(false);
+            string Room(int i) => $"{identity}-room-{i % QuotaRooms}@resource.calendar.google.com";
             for (var i = 0; i < QuotaRooms; i++)
             {
                 await emulator.CreateCalendarAsync(Room(i), email, cancellationToken).ConfigureAwait(false);
             }
 
             using var connection = ConnectionFactory.ConnectServiceAccount(keyFile.Path, null, null, emulator.BaseUri);
+            if (retry != null) connection.Retry = retry;
             var client = new CalendarApiClient(connection);
 
             // The token is fetched before the clock starts (it costs the quota nothing).
@@ -435,6 +431,8 @@ namespace CalendarWatch.Benchmarks
 
         /// <summary>The calendars of each quota identity.</summary>
         internal const int QuotaRooms = 10;
+
+        private static int _identities;
 
         internal static string RoomId(int i) => "room-" + i.ToString(CultureInfo.InvariantCulture) + "@resource.calendar.google.com";
 
@@ -523,7 +521,10 @@ namespace CalendarWatch.Benchmarks
             return result;
         }
 
-        private static long SumTokenRequests(JsonElement root) => SumWhere(root, name => name.StartsWith("tokenRequestsByClient", StringComparison.OrdinalIgnoreCase) && !name.EndsWith("AndSubject", StringComparison.OrdinalIgnoreCase));
+        /// <summary>The token requests of one client id (the quota runs' identities have their own).</summary>
+        private static long TokenRequestsOf(JsonElement root, string clientId) =>
+            root.ValueKind == JsonValueKind.Object && root.TryGetProperty("tokenRequestsByClient", out var byClient) && byClient.ValueKind == JsonValueKind.Object &&
+            byClient.TryGetProperty(clientId, out var n) && n.ValueKind == JsonValueKind.Number ? n.GetInt64() : 0;
 
         private static long SumRequests(JsonElement root) => SumWhere(root, name => name.Equals("requestsByMethod", StringComparison.OrdinalIgnoreCase));
 

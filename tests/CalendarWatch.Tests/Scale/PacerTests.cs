@@ -52,6 +52,23 @@ namespace CalendarWatch.Tests.Scale
         }
 
         [Fact]
+        public void ALimitLiftedIsFoundByTheNextCommandsBudgetProbes()
+        {
+            var clock = new ManualClock();
+            var pacer = new RateLimitPacer(clock);
+            PacerSimulation.Run(new SimulatedLimit { PerWindow = 100, Window = TimeSpan.FromSeconds(1) }, 1000, pacer: pacer, clock: clock);
+            Assert.Equal(100, pacer.Budget);
+            clock.Advance(TimeSpan.FromSeconds(5)); // between two commands
+
+            var next = PacerSimulation.Run(new SimulatedLimit { Unlimited = true }, 5000, pacer: pacer, clock: clock, latencyMs: 50, jitterMs: 0);
+
+            // The first burst into the empty window probes beyond the budget and keeps doubling while it is admitted,
+            // until the budget no longer holds anything back: as fast as 16 in flight at 50 ms allow.
+            Assert.True(next.Wall.Ticks <= TimeSpan.FromMilliseconds(5000 * 50 / 16.0).Ticks * 1.05, next.ToString());
+            Assert.Equal(0, next.Refused);
+        }
+
+        [Fact]
         public void StrayRefusalsAmongAnswersTeachNothing()
         {
             var result = PacerSimulation.Run(new SimulatedLimit { Unlimited = true, NoiseRate = 0.03 }, 1000, seed: 7);
