@@ -85,17 +85,18 @@ namespace CalendarWatch.Engine.Store
         /// <summary>The file's schema version, after refusing a newer or a foreign file.</summary>
         private static long Check(SqliteConnection connection, SqliteTransaction? transaction, string path)
         {
-            // Both marks from one snapshot: read apart, another process's migration could commit in between, and the
-            // file would look foreign (a version without the mark).
-            long applicationId, version;
+            // The marks and the table count from one snapshot: read apart, another process's migration could commit in
+            // between, and the file would look foreign (a version without the mark, or tables without a version).
+            long applicationId, version, objects;
             using (var command = connection.CreateCommand())
             {
                 command.Transaction = transaction;
-                command.CommandText = "SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version);";
+                command.CommandText = "SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_master);";
                 using var reader = command.ExecuteReader();
                 reader.Read();
                 applicationId = reader.GetInt64(0);
                 version = reader.GetInt64(1);
+                objects = reader.GetInt64(2);
             }
 
             if (applicationId != 0 && applicationId != ApplicationId)
@@ -115,20 +116,12 @@ namespace CalendarWatch.Engine.Store
                     "Update the module (Update-PSResource CalendarWatch), or point CALENDARWATCH_STORE at another file. The file was left as it is.");
             }
 
-            if (version == 0 && Scalar(connection, transaction, "SELECT count(*) FROM sqlite_master;") > 0)
+            if (version == 0 && objects > 0)
             {
                 throw Foreign(path, "it holds tables but no CalendarWatch schema");
             }
 
             return version;
-        }
-
-        private static long Scalar(SqliteConnection connection, SqliteTransaction? transaction, string sql)
-        {
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = sql;
-            return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
         }
 
         private static void Execute(SqliteConnection connection, SqliteTransaction transaction, string sql)
