@@ -156,3 +156,31 @@ Describe 'Update-CalendarChannel' {
         (Get-ServerChannel -Id $old.Id)[0].state | Should -Be 'active'
     }
 }
+
+Describe 'Update-CalendarChannel refuses what would make a wrong or second channel' {
+    It 'refuses a row without CalendarId that the record does not know' {
+        $old = New-CalendarEventWatch -CalendarId (New-TestCalendar) -Address $script:address -NoRecord
+        $row = $old | Select-Object Id, ResourceId, Resource, Address
+        $before = @(Get-EmulatorChannel -Emulator $script:emulator).Count
+
+        $renewed = $row | Update-CalendarChannel -NoRecord -ErrorVariable failures -ErrorAction SilentlyContinue
+
+        $renewed | Should -BeNullOrEmpty
+        $failures[0].FullyQualifiedErrorId | Should -BeLike 'CalendarWatch.InvalidChannel,*'
+        $failures[0].Exception.Message | Should -Match 'CalendarId'
+        @(Get-EmulatorChannel -Emulator $script:emulator).Count | Should -Be $before
+        (Get-ServerChannel -Id $old.Id)[0].state | Should -Be 'active'
+    }
+
+    It 'skips a channel the record says was already replaced, naming its successor' {
+        $old = New-CalendarEventWatch -CalendarId (New-TestCalendar) -Address $script:address
+        $new = $old | Update-CalendarChannel
+        $before = @(Get-EmulatorChannel -Emulator $script:emulator).Count
+
+        $again = $old | Update-CalendarChannel -WarningVariable warnings 3>$null
+
+        $again | Should -BeNullOrEmpty
+        $warnings[0].Message | Should -Match ([regex]::Escape($new.Id))
+        @(Get-EmulatorChannel -Emulator $script:emulator).Count | Should -Be $before
+    }
+}

@@ -177,7 +177,24 @@ namespace CalendarWatch.Engine
                 TimeToLive = ProbeLifetime,
             };
             var channel = await WatchAsync(probe, onRetry, cancellationToken).ConfigureAwait(false);
-            await StopChannelAsync(new StopChannelRequest { ChannelId = channel.Id, ResourceId = channel.ResourceId, Subject = subject, CalendarId = channel.CalendarId, Expiration = channel.Expiration }, onRetry, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await StopChannelAsync(new StopChannelRequest { ChannelId = channel.Id, ResourceId = channel.ResourceId, Subject = subject, CalendarId = channel.CalendarId, Expiration = channel.Expiration }, onRetry, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is CalendarWatchException || ex is OperationCanceledException)
+            {
+                throw new CalendarWatchException("CalendarWatch.ChannelMayExist", FailureKind.ResourceExists,
+                    $"The probe channel '{channel.Id}' (resource id '{channel.ResourceId}', expiring {channel.Expiration?.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture) ?? "within 5 minutes"}) on calendar '{channel.CalendarId}' could not be stopped: {ex.Message} " +
+                    $"It delivers to {address.AbsoluteUri} until it expires; stop it with Stop-CalendarChannel -Id {channel.Id} -ResourceId {channel.ResourceId}.", ex)
+                {
+                    Phase = FailurePhase.ApiRequest,
+                    CalendarId = channel.CalendarId,
+                    ChannelId = channel.Id,
+                    Address = address.AbsoluteUri,
+                    Subject = subject,
+                };
+            }
+
             return channel.ResourceId;
         }
 

@@ -130,9 +130,9 @@ namespace CalendarWatch.Engine
         {
             var text = value.Trim();
             if (!text.Contains("://")) text = "http://" + text;
-            if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps) || uri.IsDefaultPort && !value.Contains("://"))
+            if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps) || uri.IsDefaultPort && !value.Contains("://") || !string.IsNullOrEmpty(uri.UserInfo))
             {
-                throw new ArgumentException($"{EmulatorHostVariable} is '{value}', which is not host:port (for example 127.0.0.1:8085). Fix the variable or remove it.");
+                throw new ArgumentException($"{EmulatorHostVariable} is '{(value.IndexOf('@') >= 0 ? "(a value with a user name or password, not shown)" : value)}', which is not host:port (for example 127.0.0.1:8085). Fix the variable or remove it.");
             }
 
             return new Uri(uri.GetLeftPart(UriPartial.Authority) + "/");

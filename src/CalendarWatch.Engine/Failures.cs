@@ -1,7 +1,6 @@
 using System;
 using System.IO;
 using System.Net.Http;
-using System.Net.Sockets;
 
 namespace CalendarWatch.Engine
 {
@@ -57,40 +56,7 @@ namespace CalendarWatch.Engine
             !(failure is CalendarApiException api && api.StatusCode < 500);
 
         /// <summary>True when no connection to the host was ever made (refused, DNS, unreachable, TLS): nothing was sent.</summary>
-        public static bool IsConnectFailure(Exception exception)
-        {
-#if NET
-            if (exception is HttpRequestException { HttpRequestError: var error } &&
-                (error == HttpRequestError.NameResolutionError || error == HttpRequestError.ConnectionError ||
-                 error == HttpRequestError.SecureConnectionError || error == HttpRequestError.ProxyTunnelError))
-            {
-                return true;
-            }
-#endif
-            for (var inner = exception; inner != null; inner = inner.InnerException)
-            {
-                if (inner is SocketException socket)
-                {
-                    switch (socket.SocketErrorCode)
-                    {
-                        case SocketError.ConnectionRefused:
-                        case SocketError.HostNotFound:
-                        case SocketError.HostUnreachable:
-                        case SocketError.NetworkUnreachable:
-                        case SocketError.NoData:
-                        case SocketError.TryAgain:
-                            return true;
-                    }
-                }
-
-                if (inner is System.Security.Authentication.AuthenticationException)
-                {
-                    return true;
-                }
-            }
-
-            return false;
-        }
+        public static bool IsConnectFailure(Exception exception) => EndpointHealth.IsUnreachable(exception);
 
         /// <summary>An API attempt that got no answer because the connection failed (refused, reset, DNS, TLS).</summary>
         public static CalendarWatchException ApiConnectionFailed(Exception exception, Uri endpoint)

@@ -81,11 +81,24 @@ namespace CalendarWatch
         /// <summary>Writes <paramref name="output"/> on the pipeline thread. Thread-safe.</summary>
         protected void PostObject(object? output) => Loop.Post(() => WriteObject(output));
 
-        /// <summary>Writes a -Verbose line on the pipeline thread. Thread-safe.</summary>
-        protected void PostVerbose(string message) => Loop.Post(() => WriteVerbose(message));
+        /// <summary>
+        /// Writes a -Verbose line on the pipeline thread. Thread-safe. Dropped once the pipeline is stopping, so that a
+        /// retry notice never throws into the loop that is reporting what was in flight.
+        /// </summary>
+        protected void PostVerbose(string message) => Loop.Post(() =>
+        {
+            if (_pipelineStopped) return;
+            try
+            {
+                WriteVerbose(message);
+            }
+            catch (PipelineStoppedException)
+            {
+            }
+        });
 
-        /// <summary>Writes a warning on the pipeline thread. Thread-safe.</summary>
-        protected void PostWarning(string message) => Loop.Post(() => WriteWarning(message));
+        /// <summary>Writes a warning on the pipeline thread (through the host once PowerShell stops the pipeline). Thread-safe.</summary>
+        protected void PostWarning(string message) => Loop.Post(() => WarnEvenIfStopped(message));
 
         /// <summary>Writes a non-terminating error on the pipeline thread. Thread-safe.</summary>
         protected void PostError(ErrorRecord record) => Loop.Post(() => WriteError(record));

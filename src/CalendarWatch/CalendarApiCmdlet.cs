@@ -109,6 +109,21 @@ namespace CalendarWatch
         protected override void ProcessRecord()
         {
             ThrowIfStopped();
+            try
+            {
+                EnqueueRequests();
+            }
+            catch (Exception ex) when (!(ex is OutOfMemoryException) && _stopReason is null)
+            {
+                // Building an item ended the command (-ErrorAction Stop on a bad row, "Halt" at a -Confirm prompt, a
+                // stop): what is in flight is handed out and reported before the command ends.
+                Stop(ExceptionDispatchInfo.Capture(ex));
+                ThrowIfStopped();
+            }
+        }
+
+        private void EnqueueRequests()
+        {
             var queue = _queue ?? throw new InvalidOperationException("BeginProcessing did not run: a subclass overriding it must call base.BeginProcessing().");
             foreach (var request in BuildRequests())
             {
@@ -137,6 +152,21 @@ namespace CalendarWatch
 
         protected override void Dispose(bool disposing)
         {
+            if (disposing && _queue != null && _queue.Completed < _queue.Enqueued)
+            {
+                // Ended without handing everything out (a stop while an upstream command ran): report it now, so that
+                // no channel that was made or may have been made goes unnamed.
+                try
+                {
+                    CancelWork();
+                    _queue.Complete(_onReady);
+                }
+                catch (Exception ex) when (!(ex is OutOfMemoryException))
+                {
+                    WarnEvenIfStopped("Some requests could not be reported when the command ended: " + ex.Message);
+                }
+            }
+
             if (disposing)
             {
                 _queue?.Dispose();

@@ -251,6 +251,12 @@ namespace CalendarWatch.Engine.Auth
                     $"The API endpoint '{apiEndpoint.OriginalString}' is not an absolute http(s) URL. Give a root such as {CalendarConnection.GoogleApiEndpoint}.");
             }
 
+            if (!string.IsNullOrEmpty(apiEndpoint.UserInfo))
+            {
+                throw new CalendarWatchException("CalendarWatch.InvalidApiEndpoint", FailureKind.InvalidArgument,
+                    $"The API endpoint '{RequestValidation.Redact(apiEndpoint)}' carries a user name or password, which would show in the connection, -Verbose and errors. Give the root without it; CalendarWatch authenticates with the connection's credentials.");
+            }
+
             if (apiEndpoint.Scheme == Uri.UriSchemeHttp && !apiEndpoint.IsLoopback)
             {
                 throw new CalendarWatchException("CalendarWatch.InsecureApiEndpoint", FailureKind.PermissionDenied,

@@ -141,6 +141,13 @@ namespace CalendarWatch.Commands
         protected Uri? ReadAddress() =>
             !string.IsNullOrWhiteSpace(Address) && Uri.TryCreate(Address!.Trim(), UriKind.Absolute, out var uri) ? uri : null;
 
+        /// <summary>
+        /// True when the identity that made a channel is the one this connection acts as: only then does Google's 404
+        /// prove the channel is gone (another identity or client gets a 404 for a live channel too).
+        /// </summary>
+        protected static bool SameIdentity(string? madeBy, string? connectionAccount) =>
+            string.Equals(madeBy ?? string.Empty, connectionAccount ?? string.Empty, StringComparison.OrdinalIgnoreCase);
+
         /// <summary>Empty text as null, trimmed otherwise.</summary>
         protected static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value!.Trim();
 

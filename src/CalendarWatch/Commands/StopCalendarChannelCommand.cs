@@ -89,7 +89,8 @@ namespace CalendarWatch.Commands
             {
                 await client.StopChannelAsync(request, RetryReporter, cancellationToken).ConfigureAwait(false);
             }
-            catch (CalendarWatchException ex) when (ex.Kind == FailureKind.ObjectNotFound && (item.RecordedState == ChannelState.Pending || item.RecordedState == ChannelState.MayExist))
+            catch (CalendarWatchException ex) when (ex.Kind == FailureKind.ObjectNotFound && (item.RecordedState == ChannelState.Pending || item.RecordedState == ChannelState.MayExist)
+                && SameIdentity(request.Account, client.Connection.Account))
             {
                 // Reconciling after a crash: Google does not know a channel whose answer never came. Nothing to stop.
                 item.NeverExisted = true;

@@ -107,10 +107,29 @@ namespace CalendarWatch.Commands
                 yield break;
             }
 
+            if (recorded != null && (recorded.State == ChannelState.Replaced || recorded.State == ChannelState.Stopped || recorded.State == ChannelState.Failed))
+            {
+                // Renewing it again would make a second live channel beside its successor.
+                WriteWarning(recorded.State == ChannelState.Replaced
+                    ? $"Skipping {DescribeChannel()}: the channel record says it was already replaced by {recorded.ReplacedBy}. Renew that one instead (Get-CalendarChannel lists the live channels)."
+                    : $"Skipping {DescribeChannel()}: the channel record says it is {recorded.State}; there is nothing to renew. Make a new watch if it is still wanted.");
+                yield return null;
+                yield break;
+            }
+
+            if (old.CalendarId is null && ApiMethod.Watch(resource.Value).TakesCalendarId)
+            {
+                WriteError(ErrorRecords.From(new CalendarWatchException("CalendarWatch.InvalidChannel", FailureKind.InvalidArgument,
+                    $"Cannot renew {DescribeChannel()}: the input has no CalendarId and the channel record does not know it, so the new channel would watch another calendar. Pipe rows that carry CalendarId.")
+                { ChannelId = Id }, Id));
+                yield return null;
+                yield break;
+            }
+
             var replacement = new WatchRequest
             {
                 Resource = resource.Value,
-                CalendarId = old.CalendarId ?? "primary",
+                CalendarId = old.CalendarId ?? "me",
                 ChannelId = Guid.NewGuid().ToString(),
                 ChannelIdGenerated = true,
                 Address = address,
@@ -194,7 +213,7 @@ namespace CalendarWatch.Commands
             }
 
             // Stopped, or already gone: the record links old and new. Not stopped: both stay live in the record.
-            if (item.OldRecorded && (stopFailure is null || stopFailure.Kind == FailureKind.ObjectNotFound))
+            if (item.OldRecorded && (stopFailure is null || (stopFailure.Kind == FailureKind.ObjectNotFound && SameIdentity(item.Old.Account, client.Connection.Account))))
             {
                 Record(item.Old.ChannelId, s => s.MarkReplaced(item.Old.ChannelId, channel.Id));
             }

@@ -228,6 +228,17 @@ namespace CalendarWatch.Tests.Engine
         }
 
         [Fact]
+        public void AnApiEndpointOrEmulatorHostWithAPasswordIsRefusedWithoutShowingIt()
+        {
+            var endpoint = Assert.Throws<CalendarWatchException>(() => CalendarWatch.Engine.Auth.ConnectionFactory.ValidateApiEndpoint(new Uri("https://gateway:S3cretPw@proxy.example.com/")));
+            Assert.Equal("CalendarWatch.InvalidApiEndpoint", endpoint.ErrorId);
+            Assert.DoesNotContain("S3cretPw", endpoint.Message, StringComparison.Ordinal);
+
+            var host = Assert.Throws<ArgumentException>(() => CalendarConnection.ParseEmulatorHost("http://user:S3cretPw@127.0.0.1:8085"));
+            Assert.DoesNotContain("S3cretPw", host.Message, StringComparison.Ordinal);
+        }
+
+        [Fact]
         public async Task AProbeWatchFindsTheResourceIdThatStopsAChannelWhoseAnswerWasLost()
         {
             _emulator.CreateCalendar("probe@group.calendar.google.com", Owner);
