@@ -162,7 +162,15 @@ function Invoke-EmulatorAdmin {
         $parameters['ContentType'] = 'application/json'
     }
 
-    Invoke-RestMethod @parameters
+    try {
+        Invoke-RestMethod @parameters
+    }
+    catch [System.Net.Http.HttpRequestException] {
+        # A reused connection the emulator closed as idle (its IdleTimeout) can reset a request that has not yet
+        # reached it: an idempotent GET is sent once more, as an HTTP client would. Anything else fails as it is.
+        if ($Method -ne 'GET') { throw }
+        Invoke-RestMethod @parameters
+    }
 }
 
 function New-EmulatorCalendar {
