@@ -21,6 +21,12 @@ namespace CalendarWatch.Emulator
             // s: the decoded segments after "emulator/v1".
             var verb = context.Request.HttpMethod;
             var name = s.Length == 1 ? s[0] : "";
+            var response = context.Response;
+            // Connection: close. The managed HttpListener (Linux, macOS) waits 15 s for the next request on a kept-alive
+            // connection from the moment a response is handed to the socket, then closes it abortively: a client still
+            // reading a large answer (channels, deliveries) on a busy machine lost the rest to a reset. Closing after the
+            // answer lets the socket deliver it all first. The admin surface is for inspection, not throughput.
+            response.KeepAlive = false;
             try
             {
                 var body = await HttpUtil.ReadJsonBodyAsync(context).ConfigureAwait(false);

@@ -27,6 +27,23 @@ namespace CalendarWatch.Tests.Emulator
         }
 
         [Fact]
+        public async Task AdminAnswersCloseTheConnection()
+        {
+            // A kept-alive connection is reset 15 s after the answer was handed to the socket (managed HttpListener),
+            // whether or not the client has read it all: large admin answers must end with the connection instead.
+            await using var h = await EmulatorHarness.StartAsync();
+            foreach (var path in new[] { "channels", "deliveries", "stats" })
+            {
+                using var r = await SendAsync(h, HttpMethod.Get, path);
+                await ReadAsync(r);
+                Assert.True(r.Headers.ConnectionClose, path);
+            }
+
+            using (var r = await SendAsync(h, HttpMethod.Get, "no-such-thing"))
+                Assert.True(r.Headers.ConnectionClose, "an error answer");
+        }
+
+        [Fact]
         public async Task PostCalendarsCreatesWatchableAndUnwatchableCalendarsAndTheOwnersPrimary()
         {
             await using var h = await EmulatorHarness.StartAsync();
