@@ -68,7 +68,7 @@ namespace CalendarWatch.Engine
         private const double ProbeGrowth = 0.1;
 
         /// <summary>
-        /// The window in use is the learned one plus a margin for latency jitter at its edge: four times the mean
+        /// The window in use is the learned one plus a margin for latency jitter at its edge: twice the mean
         /// deviation of attempt durations, at least this share of the window ...
         /// </summary>
         private const double MinWindowMargin = 0.005;
