@@ -43,8 +43,9 @@ namespace CalendarWatch.Engine
     /// Afterwards the window is narrowed by bisection, one attempt at a time (one that would be allowed a quarter of
     /// the way up from the lower bound but not yet under the known window), and widened when an attempt at its edge is
     /// refused. Evidence is noisy (an attempt held up on its way is refused at an edge it did not cross), so the window
-    /// in use carries a margin of four times the mean deviation of attempt durations (0.5 % to 10 % of the window),
-    /// and a raised lower bound relaxes halfway back after each window without a refusal. AIMD-style, the budget is
+    /// in use carries a margin of twice the mean deviation of attempt durations (0.5 % to 3 % of the window), an edge
+    /// refusal widens only the upper bound, and a lower bound raised by a refused try relaxes halfway back after each
+    /// window without a refusal. AIMD-style, the budget is
     /// probed upwards: while the budget's attempts sit inside even the shortest plausible window (a burst, as when a
     /// command starts), one more may go; if the server takes it the budget grows by a step that doubles each time
     /// (past <see cref="HistoryCapacity"/> pacing stops: there is no limit worth pacing), if not, the next probe waits
@@ -67,13 +68,13 @@ namespace CalendarWatch.Engine
         private const double ProbeGrowth = 0.1;
 
         /// <summary>
-        /// The window in use is the learned one plus a margin for latency jitter at its edge: four times the mean
+        /// The window in use is the learned one plus a margin for latency jitter at its edge: twice the mean
         /// deviation of attempt durations, at least this share of the window ...
         /// </summary>
         private const double MinWindowMargin = 0.005;
 
         /// <summary>... and at most this share.</summary>
-        private const double MaxWindowMargin = 0.10;
+        private const double MaxWindowMargin = 0.03;
 
         /// <summary>Bisection stops when the window is known to within this share.</summary>
         private const double WindowPrecision = 0.02;
@@ -189,7 +190,7 @@ namespace CalendarWatch.Engine
         {
             get
             {
-                var jitter = 4.0 * _durationDeviation.Ticks;
+                var jitter = 2.0 * _durationDeviation.Ticks;
                 return TimeSpan.FromTicks((long)Math.Min(_windowHigh.Ticks * MaxWindowMargin, Math.Max(_windowHigh.Ticks * MinWindowMargin, jitter)));
             }
         }
@@ -503,7 +504,7 @@ namespace CalendarWatch.Engine
 
         /// <summary>
         /// A refusal of an attempt that started right after the window in use let it: with a slightly longer window the
-        /// budget would have been spent. The window is longer than thought; widen it and let bisection find it again.
+        /// budget would have been spent. The window may be longer than thought; widen it and let bisection find it again.
         /// </summary>
         private bool WidenAtEdge(long sequence, TimeSpan now)
         {
@@ -519,11 +520,12 @@ namespace CalendarWatch.Engine
                 if (_outcomes[n % HistoryCapacity] == Outcome.Refused) continue;
                 if (++counted == _budget)
                 {
-                    var shortest = started - start;          // the window still held this attempt
-                    if (shortest > _windowLow) _windowLow = shortest;
-                    var step = TimeSpan.FromTicks(Math.Max(2 * Margin.Ticks, (long)(_windowLow.Ticks * WindowPrecision)));
-                    if (_windowLow + step > _windowHigh) _windowHigh = _windowLow + step;
-                    _relaxedAt = now;
+                    // The window still held this attempt, or jitter made it seem so (an attempt held up on its way):
+                    // make the window in use cover it, but leave the lower bound to bisection, whose tries a longer
+                    // window refuses at the cost of one item's Retry-After.
+                    var shortest = started - start;
+                    var step = TimeSpan.FromTicks(Math.Max(Margin.Ticks, (long)(shortest.Ticks * WindowPrecision)));
+                    if (shortest + step > _windowHigh) _windowHigh = shortest + step;
                     return true;
                 }
             }
