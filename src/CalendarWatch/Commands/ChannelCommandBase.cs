@@ -111,6 +111,25 @@ namespace CalendarWatch.Commands
         };
 
         /// <summary>
+        /// The bound channel as Stop and Update read it: its stop request, resource and address, completed from the
+        /// record (see <see cref="Complete"/>). False after an error record for an unreadable Resource.
+        /// </summary>
+        protected bool TryReadChannel(out StopChannelRequest request, out WatchResource? resource, out Uri? address, out ChannelRecord? recorded)
+        {
+            request = ReadStopRequest();
+            address = null;
+            recorded = null;
+            if (!TryReadResource(out resource))
+            {
+                return false;
+            }
+
+            address = ReadAddress();
+            recorded = Complete(request, ref resource, ref address);
+            return true;
+        }
+
+        /// <summary>
         /// The channel as bound, completed from the record where the input lacks a value (a bare -Id, or a CSV row
         /// without ResourceId): what the record knows about it, or null when it is not recorded (or -NoRecord).
         /// </summary>

@@ -52,15 +52,12 @@ namespace CalendarWatch.Commands
 
         protected override IEnumerable<StopItem?> BuildRequests()
         {
-            if (!TryReadResource(out var resource))
+            if (!TryReadChannel(out var request, out var resource, out var address, out var recorded))
             {
                 yield return null;
                 yield break;
             }
 
-            var request = ReadStopRequest();
-            var address = ReadAddress();
-            var recorded = Complete(request, ref resource, ref address);
             if (request.ResourceId.Length == 0 && (resource is null || address is null || (request.CalendarId is null && ApiMethod.Watch(resource.Value).TakesCalendarId)))
             {
                 WriteError(ErrorRecords.From(new CalendarWatchException("CalendarWatch.InvalidResourceId", FailureKind.InvalidArgument,

@@ -81,15 +81,12 @@ namespace CalendarWatch.Commands
 
         protected override IEnumerable<RenewItem?> BuildRequests()
         {
-            if (!TryReadResource(out var resource))
+            if (!TryReadChannel(out var old, out var resource, out var address, out var recorded))
             {
                 yield return null;
                 yield break;
             }
 
-            var old = ReadStopRequest();
-            var address = ReadAddress();
-            var recorded = Complete(old, ref resource, ref address);
             var expiration = old.Expiration;
             if (ExpiringWithin is TimeSpan within && expiration is DateTimeOffset expires && expires > DateTimeOffset.UtcNow + within)
             {
