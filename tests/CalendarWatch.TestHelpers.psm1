@@ -47,30 +47,12 @@ function Get-EmulatorAssemblyPath {
     return $path
 }
 
-function Read-SharedTextLine {
-    # The lines of a file another process is still writing (opened with FileShare.ReadWrite, so Windows allows it).
-    param(
-        [Parameter(Mandatory)][string]$Path
-    )
-
-    if (-not (Test-Path -LiteralPath $Path)) { return }
-    $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::ReadWrite)
-    try {
-        $reader = [System.IO.StreamReader]::new($stream)
-        while ($null -ne ($line = $reader.ReadLine())) {
-            $line
-        }
-    }
-    finally {
-        $stream.Dispose()
-    }
-}
-
 function Start-CalendarEmulator {
     <#
     .SYNOPSIS
     Starts the emulator (no auth unless -WithAuth; http addresses allowed) on a free loopback port and waits for its
-    "Listening on" line. Returns an object with Process, BaseUri (ending in /), Port and LogFolder.
+    "Listening on" line. Returns an object with Process, BaseUri (ending in /), Port and ErrorOutput (a task that gives
+    the emulator's stderr once it has exited).
     #>
     param(
         [Parameter(Mandatory)][string]$RepositoryRoot,
@@ -80,55 +62,51 @@ function Start-CalendarEmulator {
     )
 
     $dll = Get-EmulatorAssemblyPath -RepositoryRoot $RepositoryRoot
-    $logFolder = Join-Path -Path ([System.IO.Path]::GetTempPath()) -ChildPath ('CalendarWatch.Emulator.' + [guid]::NewGuid().ToString('N'))
-    $null = New-Item -ItemType Directory -Path $logFolder
-    $stdout = Join-Path -Path $logFolder -ChildPath 'stdout.log'
-    $stderr = Join-Path -Path $logFolder -ChildPath 'stderr.log'
 
-    # --port 0: the emulator picks a free port and prints it, so no other process can take it in between.
-    # Start-Process joins the arguments with spaces: quote the path, which may contain spaces.
-    $arguments = @("`"$dll`"", '--port', '0', '--allow-http')
+    # --port 0: the emulator picks a free port and prints it, so no other process can take it in between, and nothing
+    # connects to it before it listens (a connection during HttpListener.Start can make the start fail).
+    $startInfo = [System.Diagnostics.ProcessStartInfo]::new('dotnet')
+    $startInfo.UseShellExecute = $false
+    $startInfo.RedirectStandardOutput = $true
+    $startInfo.RedirectStandardError = $true
+    $startInfo.CreateNoWindow = $true
+    foreach ($argument in @($dll, '--port', '0', '--allow-http')) {
+        $startInfo.ArgumentList.Add($argument)
+    }
     if (-not $WithAuth) {
-        $arguments += '--no-auth'
+        $startInfo.ArgumentList.Add('--no-auth')
     }
 
-    $process = Start-Process -FilePath 'dotnet' -ArgumentList $arguments `
-        -RedirectStandardOutput $stdout -RedirectStandardError $stderr -PassThru -NoNewWindow
+    $process = [System.Diagnostics.Process]::Start($startInfo)
+    # Both streams are read from the start, so the emulator never blocks on a full pipe.
+    $errorOutput = $process.StandardError.ReadToEndAsync()
+    $firstLine = $process.StandardOutput.ReadLineAsync()
 
-    # Wait for the emulator to say where it listens (a readiness check, bounded by $Timeout).
-    $deadline = [DateTime]::UtcNow + $Timeout
-    $baseUri = $null
-    while ($null -eq $baseUri) {
-        if ($process.HasExited) {
-            $errorText = @(Read-SharedTextLine -Path $stderr) -join [Environment]::NewLine
-            throw "The emulator exited with code $($process.ExitCode) before listening. $errorText"
-        }
-
-        if ([DateTime]::UtcNow -gt $deadline) {
-            Stop-Process -Id $process.Id -Force -ErrorAction SilentlyContinue
-            throw "The emulator did not print 'Listening on' within $Timeout (log: $stdout)."
-        }
-
-        $lines = @(Read-SharedTextLine -Path $stdout)
-        foreach ($line in $lines) {
-            if ($line -match 'Listening on\s+(?<uri>https?://\S+)') {
-                $uriText = $Matches['uri'].TrimEnd('.', ',')
-                if (-not $uriText.EndsWith('/')) { $uriText += '/' }
-                $baseUri = [Uri]$uriText
-                break
-            }
-        }
-
-        if ($null -eq $baseUri) {
-            Start-Sleep -Milliseconds 100
-        }
+    # A signalled wait for the emulator to say where it listens (the line, or the end of its output), bounded by $Timeout.
+    if (-not $firstLine.Wait($Timeout)) {
+        $process.Kill($true)
+        $null = $process.WaitForExit(10000)
+        throw "The emulator did not print 'Listening on' within $Timeout. $($errorOutput.Result)"
     }
+
+    $line = $firstLine.Result
+    if ($null -eq $line -or -not ($line -match 'Listening on\s+(?<uri>https?://\S+)')) {
+        if (-not $process.HasExited) { $process.Kill($true) }
+        $null = $process.WaitForExit(10000)
+        throw "The emulator exited with code $($process.ExitCode) before listening ($line). $($errorOutput.Result)"
+    }
+
+    # The rest of its output, drained until it exits.
+    $null = $process.StandardOutput.ReadToEndAsync()
+    $uriText = $Matches['uri'].TrimEnd('.', ',')
+    if (-not $uriText.EndsWith('/')) { $uriText += '/' }
+    $baseUri = [Uri]$uriText
 
     [PSCustomObject]@{
-        Process   = $process
-        BaseUri   = $baseUri
-        Port      = $baseUri.Port
-        LogFolder = $logFolder
+        Process     = $process
+        BaseUri     = $baseUri
+        Port        = $baseUri.Port
+        ErrorOutput = $errorOutput
     }
 }
 
@@ -139,11 +117,11 @@ function Stop-CalendarEmulator {
 
     if ($null -eq $Emulator) { return }
     if (-not $Emulator.Process.HasExited) {
-        Stop-Process -Id $Emulator.Process.Id -Force -ErrorAction SilentlyContinue
-        $null = $Emulator.Process.WaitForExit(10000)
+        $Emulator.Process.Kill($true)
     }
 
-    Remove-Item -LiteralPath $Emulator.LogFolder -Recurse -Force -ErrorAction SilentlyContinue
+    $null = $Emulator.Process.WaitForExit(10000)
+    $Emulator.Process.Dispose()
 }
 
 function Invoke-EmulatorAdmin {
@@ -349,37 +327,58 @@ function Start-WebhookReceiver {
     <#
     .SYNOPSIS
     Starts an HttpListener on a free loopback port that answers 200 to every notification and records its
-    X-Goog-* headers. Returns Address, Notifications (a ConcurrentQueue) and what Stop-WebhookReceiver needs.
+    X-Goog-* headers. Returns Address, Notifications (a ConcurrentQueue), Signal (released once per notification)
+    and what Stop-WebhookReceiver needs.
     #>
     param()
 
-    $port = Get-FreeTcpPort
-    $prefix = "http://127.0.0.1:$port/"
-    $listener = [System.Net.HttpListener]::new()
-    $listener.Prefixes.Add($prefix)
-    try {
-        $listener.Start()
+    $listener = $null
+    $prefix = $null
+    for ($attempt = 1; $null -eq $listener; $attempt++) {
+        $port = Get-FreeTcpPort
+        $prefix = "http://127.0.0.1:$port/"
+        $candidate = [System.Net.HttpListener]::new()
+        $candidate.Prefixes.Add($prefix)
+        try {
+            $candidate.Start()
+            $listener = $candidate
+        }
+        catch {
+            # The method call's exception may come wrapped.
+            $failure = $_.Exception
+            while ($null -ne $failure.InnerException) { $failure = $failure.InnerException }
+            $candidate.Close()
+            if ($failure -is [System.Net.HttpListenerException] -and $failure.ErrorCode -eq 5) {
+                # Windows (HTTP.sys) lets a user who is not an administrator listen on "localhost" prefixes only
+                # (ERROR_ACCESS_DENIED, 5, for an IP-address prefix).
+                $prefix = "http://localhost:$port/"
+                $listener = [System.Net.HttpListener]::new()
+                $listener.Prefixes.Add($prefix)
+                $listener.Start()
+            }
+            elseif ($attempt -ge 20 -or -not ($failure -is [System.Net.HttpListenerException] -or $failure -is [System.ArgumentNullException])) {
+                throw
+            }
+            # Otherwise the port was lost: taken between the probe and the bind, or to the managed HttpListener's
+            # start race (ArgumentNullException when a connection arrives while it binds). Try another.
+        }
     }
-    catch {
-        # Windows (HTTP.sys) lets a user who is not an administrator listen on "localhost" prefixes only
-        # (ERROR_ACCESS_DENIED, 5, for an IP-address prefix). The method call's exception may come wrapped.
-        $failure = $_.Exception
-        while ($null -ne $failure.InnerException) { $failure = $failure.InnerException }
-        if (-not ($failure -is [System.Net.HttpListenerException]) -or $failure.ErrorCode -ne 5) { throw }
-        $listener.Close()
-        $prefix = "http://localhost:$port/"
-        $listener = [System.Net.HttpListener]::new()
-        $listener.Prefixes.Add($prefix)
-        $listener.Start()
-    }
+
     $queue = [System.Collections.Concurrent.ConcurrentQueue[object]]::new()
+    $signal = [System.Threading.SemaphoreSlim]::new(0)
+    $stopped = [System.Threading.Tasks.TaskCompletionSource[bool]]::new()
 
     $powershell = [PowerShell]::Create()
     $null = $powershell.AddScript({
-        param($Listener, $Queue)
+        param($Listener, $Queue, $Signal, $Stopped)
         while ($Listener.IsListening) {
             try {
-                $context = $Listener.GetContext()
+                # Ends on the stop signal too: a GetContext that starts while the listener closes may never complete.
+                $next = $Listener.GetContextAsync()
+                if ([System.Threading.Tasks.Task]::WaitAny([System.Threading.Tasks.Task[]]@($next, $Stopped)) -ne 0) {
+                    break
+                }
+                $context = $next.GetAwaiter().GetResult()
             }
             catch {
                 break
@@ -395,15 +394,18 @@ function Start-WebhookReceiver {
                 ChannelToken  = $headers['X-Goog-Channel-Token']
                 ReceivedAt    = [DateTimeOffset]::UtcNow
             })
+            $null = $Signal.Release()
             $context.Response.StatusCode = 200
             $context.Response.Close()
         }
-    }).AddArgument($listener).AddArgument($queue)
+    }).AddArgument($listener).AddArgument($queue).AddArgument($signal).AddArgument($stopped.Task)
     $handle = $powershell.BeginInvoke()
 
     [PSCustomObject]@{
         Address       = [Uri]$prefix
         Notifications = $queue
+        Signal        = $signal
+        Stopped       = $stopped
         Listener      = $listener
         PowerShell    = $powershell
         Handle        = $handle
@@ -411,16 +413,24 @@ function Start-WebhookReceiver {
 }
 
 function Wait-WebhookNotification {
-    <# Waits (bounded) until the receiver holds at least $Count notifications; returns them. #>
+    <#
+    .SYNOPSIS
+    Waits (signalled per notification, bounded by $Timeout) until the receiver holds at least $Count notifications
+    ($Count of those -Where accepts, when given); returns them all.
+    #>
     param(
         [Parameter(Mandatory)][object]$Receiver,
         [Parameter(Mandatory)][int]$Count,
+        [scriptblock]$Where = { $true },
         [TimeSpan]$Timeout = [TimeSpan]::FromSeconds(30)
     )
 
     $deadline = [DateTime]::UtcNow + $Timeout
-    while ($Receiver.Notifications.Count -lt $Count -and [DateTime]::UtcNow -lt $deadline) {
-        Start-Sleep -Milliseconds 100
+    while (@($Receiver.Notifications.ToArray() | Where-Object -FilterScript $Where).Count -lt $Count) {
+        $remaining = $deadline - [DateTime]::UtcNow
+        if ($remaining -le [TimeSpan]::Zero -or -not $Receiver.Signal.Wait($remaining)) {
+            break
+        }
     }
 
     # One by one to the pipeline: callers wrap the call in @().
@@ -433,17 +443,19 @@ function Stop-WebhookReceiver {
     )
 
     if ($null -eq $Receiver) { return }
+    $null = $Receiver.Stopped.TrySetResult($true)
     try {
-        $Receiver.Listener.Stop()
+        # Close alone: after Stop, the managed HttpListener's Close binds the port again for a moment.
         $Receiver.Listener.Close()
     }
     catch {
-        Write-Verbose "Stopping the receiver: $_"
+        Write-Verbose "Closing the receiver: $_"
     }
 
     try {
         $null = $Receiver.Handle.AsyncWaitHandle.WaitOne(5000)
         $Receiver.PowerShell.Dispose()
+        $Receiver.Signal.Dispose()
     }
     catch {
         Write-Verbose "Disposing the receiver: $_"

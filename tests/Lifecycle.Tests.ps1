@@ -29,11 +29,6 @@ BeforeAll {
         $uri = [Uri]::new($script:emulator.BaseUri, 'calendar/v3/calendars/{0}/events' -f [Uri]::EscapeDataString($CalendarId))
         $null = Invoke-RestMethod -Method Post -Uri $uri -ContentType 'application/json' -Body '{"summary":"change"}'
     }
-
-    function Get-DeliveryFor {
-        param([Parameter(Mandatory)][string]$ChannelId)
-        @(Get-EmulatorDelivery -Emulator $script:emulator | Where-Object { $_.channelId -eq $ChannelId })
-    }
 }
 
 AfterAll {
@@ -114,13 +109,11 @@ Describe 'Update-CalendarChannel' {
         (Get-ServerChannel -Id $new.Id)[0].state | Should -Be 'active'
 
         Add-CalendarEvent -CalendarId $calendar
-        $null = $script:emulator # deliveries are recorded by the emulator as it sends them
-        $deadline = [DateTime]::UtcNow.AddSeconds(20)
-        while (@(Get-DeliveryFor -ChannelId $new.Id | Where-Object resourceState -EQ 'exists').Count -eq 0 -and [DateTime]::UtcNow -lt $deadline) {
-            Start-Sleep -Milliseconds 50
-        }
-        @(Get-DeliveryFor -ChannelId $new.Id | Where-Object resourceState -EQ 'exists').Count | Should -Be 1
-        @(Get-DeliveryFor -ChannelId $old.Id | Where-Object resourceState -EQ 'exists').Count | Should -Be 0
+        $newId = $new.Id
+        $null = Wait-WebhookNotification -Receiver $script:receiver -Count 1 -Where { $_.ChannelId -eq $newId -and $_.ResourceState -eq 'exists' }
+        @($script:receiver.Notifications.ToArray() | Where-Object { $_.ChannelId -eq $newId -and $_.ResourceState -eq 'exists' }).Count | Should -Be 1
+        $oldId = $old.Id
+        @($script:receiver.Notifications.ToArray() | Where-Object { $_.ChannelId -eq $oldId -and $_.ResourceState -eq 'exists' }).Count | Should -Be 0
     }
 
     It 'renews only what expires within -ExpiringWithin' {
