@@ -261,26 +261,52 @@ namespace CalendarWatch.Engine
         {
             var scopes = _connection.ScopesFor(method.Narrowest);
             var pacer = _connection.PacerFor(subject);
+            var project = _connection.ProjectPacer;
             call.Pacer = pacer;
             try
             {
                 return await _connection.Policy.ExecuteAsync(
                     async ct =>
                     {
+                        // The user's pacer first: a slot of the project's budget is not held while the user's is full.
                         var slot = await pacer.WaitAsync(ct).ConfigureAwait(false);
+                        PacerSlot projectSlot;
+                        try
+                        {
+                            projectSlot = await project.WaitAsync(ct).ConfigureAwait(false);
+                        }
+                        catch
+                        {
+                            pacer.Completed(slot);
+                            throw;
+                        }
+
                         try
                         {
                             var response = await SendOnceAsync(method, relativePath, json, subject, scopes, ct).ConfigureAwait(false);
+                            project.Completed(projectSlot);
                             pacer.Completed(slot);
                             return response;
                         }
                         catch (CalendarApiException ex) when (ex.IsRateLimit)
                         {
-                            call.PacerDelay = pacer.Refused(slot, ex.RetryAfter);
+                            // Each limit is learned by the pacer it belongs to; the other one counts the attempt as sent.
+                            if (ex.IsProjectRateLimit)
+                            {
+                                call.PacerDelay = project.Refused(projectSlot, ex.RetryAfter);
+                                pacer.Completed(slot);
+                            }
+                            else
+                            {
+                                call.PacerDelay = pacer.Refused(slot, ex.RetryAfter);
+                                project.Completed(projectSlot);
+                            }
+
                             throw;
                         }
                         catch
                         {
+                            project.Completed(projectSlot);
                             pacer.Completed(slot);
                             throw;
                         }

@@ -93,6 +93,13 @@ namespace CalendarWatch.Engine
         /// <summary>The pacer of the identity acting as <paramref name="subject"/> (null = the connection's own).</summary>
         internal RateLimitPacer PacerFor(string? subject) => _pacers.GetOrAdd(subject ?? string.Empty, _ => new RateLimitPacer());
 
+        /// <summary>
+        /// The project's pacer: Google's per-project limit is shared by every identity the connection acts as, so its
+        /// refusals (403 rateLimitExceeded) are learned here, once, and not by each user's pacer. Every attempt passes
+        /// its user's pacer first, then this one (which lets everything through until the project is first refused).
+        /// </summary>
+        public RateLimitPacer ProjectPacer { get; } = new RateLimitPacer();
+
         /// <summary>The pacer of one identity once a call has used it (null = the connection's default subject); for the benchmark and tests.</summary>
         public RateLimitPacer? ExistingPacerFor(string? subject) => _pacers.TryGetValue(subject ?? DefaultSubject ?? string.Empty, out var pacer) ? pacer : null;
 

@@ -83,6 +83,12 @@ namespace CalendarWatch.Engine
         /// <summary>True for Google's rate-limit answers: 429, and 403 with a usage-limit reason.</summary>
         public bool IsRateLimit => StatusCode == 429 || (StatusCode == 403 && IsRateLimitReason(Reason));
 
+        /// <summary>
+        /// Google's per-project limit (403 usageLimits/rateLimitExceeded): charged to the whole project, whichever user
+        /// is impersonated, unlike userRateLimitExceeded (per user) and 429 (taken as per user, the commoner case).
+        /// </summary>
+        public bool IsProjectRateLimit => StatusCode == 403 && string.Equals(Reason, "rateLimitExceeded", StringComparison.Ordinal);
+
         /// <summary>Google's 401 "Unauthorized WebHook callback channel": the address's domain is refused, no token helps.</summary>
         public bool IsWebHookRefusal => StatusCode == 401 && ApiMessage.IndexOf("WebHook", StringComparison.OrdinalIgnoreCase) >= 0;
 

@@ -326,6 +326,51 @@ namespace CalendarWatch.Tests.Auth
             KeyFileTests.AssertNoKeyMaterial(_account, texts.ToArray());
         }
 
+        [Fact]
+        public async Task TheProjectLimitIsLearnedOnceByTheProjectsPacerAndNotByTheUsersPacers()
+        {
+            Register(new[] { Alice, Bob }, null);
+            using var connection = Connect(null);
+            connection.Retry = new RetrySettings { MaxRetry = 0 };
+            _emulator.SetFaults(new EmulatorFaults { ProjectRateLimit = 2, RateLimitWindow = TimeSpan.FromHours(1) });
+            var client = new CalendarApiClient(connection);
+            await client.WatchAsync(Watch(Alice));
+            await client.WatchAsync(Watch(Bob));
+
+            var refused = await Assert.ThrowsAsync<CalendarApiException>(() => client.WatchAsync(Watch(Alice)));
+
+            Assert.Equal("rateLimitExceeded", refused.Reason);
+            Assert.True(refused.IsProjectRateLimit);
+            Assert.True(connection.ProjectPacer.IsLearning);
+            foreach (var user in new[] { Alice, Bob })
+            {
+                var pacer = connection.ExistingPacerFor(user)!;
+                Assert.False(pacer.IsLearning);
+                Assert.Null(pacer.Budget);
+            }
+        }
+
+        [Fact]
+        public async Task AUsersLimitIsLearnedByThatUsersPacerAlone()
+        {
+            Register(new[] { Alice, Bob }, null);
+            using var connection = Connect(null);
+            connection.Retry = new RetrySettings { MaxRetry = 0 };
+            _emulator.SetFaults(new EmulatorFaults { UserRateLimit = 1, RateLimitWindow = TimeSpan.FromHours(1) });
+            var client = new CalendarApiClient(connection);
+            await client.WatchAsync(Watch(Alice));
+            await client.WatchAsync(Watch(Bob));
+
+            var refused = await Assert.ThrowsAsync<CalendarApiException>(() => client.WatchAsync(Watch(Alice)));
+
+            Assert.Equal("userRateLimitExceeded", refused.Reason);
+            Assert.False(refused.IsProjectRateLimit);
+            Assert.True(connection.ExistingPacerFor(Alice)!.IsLearning);
+            Assert.False(connection.ExistingPacerFor(Bob)!.IsLearning);
+            Assert.False(connection.ProjectPacer.IsLearning);
+            Assert.Null(connection.ProjectPacer.Budget);
+        }
+
         private void Register(IEnumerable<string> subjects, IEnumerable<string>? grantedScopes) =>
             _emulator.RegisterServiceAccount(_account.ClientEmail, _account.PublicKeyPem, subjects, grantedScopes, _account.ClientId);
 
