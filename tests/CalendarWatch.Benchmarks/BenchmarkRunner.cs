@@ -77,6 +77,20 @@ namespace CalendarWatch.Benchmarks
         /// <summary>Only the quota runs at default settings and the closed ports (sections 5 and 6).</summary>
         public bool QuotaOnly { get; set; }
 
+        /// <summary>Only the lifecycle in PowerShell (section 8): the record's cost and the renewal under quotas.</summary>
+        public bool LifecycleOnly { get; set; }
+
+        /// <summary>Channels renewed under quotas in section 8, spread over <see cref="RenewSubjects"/> users.</summary>
+        public int RenewChannels { get; set; } = 2000;
+
+        public int RenewSubjects { get; set; } = 20;
+
+        /// <summary>Section 8's per-user limit per 1 s window: Google's 600 per minute scaled by 1/60.</summary>
+        public int RenewUserLimit { get; set; } = 10;
+
+        /// <summary>Section 8's project limit per 1 s window: Google's 10,000 per minute scaled by 1/60.</summary>
+        public int RenewProjectLimit { get; set; } = 166;
+
         public static BenchmarkOptions Parse(IReadOnlyList<string> args)
         {
             var options = new BenchmarkOptions();
@@ -113,6 +127,9 @@ namespace CalendarWatch.Benchmarks
                     case "--import-only": options.ImportOnly = true; break;
                     case "--trace-pacer": options.TracePacer = true; break;
                     case "--quota-only": options.QuotaOnly = true; break;
+                    case "--lifecycle-only": options.LifecycleOnly = true; break;
+                    case "--renew-channels": options.RenewChannels = Math.Max(1, NextInt()); break;
+                    case "--renew-subjects": options.RenewSubjects = Math.Max(1, NextInt()); break;
                     case "--smoke":
                         options.Smoke = true;
                         options.Watches = 40;
@@ -126,9 +143,11 @@ namespace CalendarWatch.Benchmarks
                         options.ImportRuns = 1;
                         options.QuotaLongWindowMs = 600;
                         options.QuotaRetryTimeLimit = TimeSpan.FromMinutes(1);
+                        options.RenewChannels = 60;
+                        options.RenewSubjects = 3;
                         break;
                     default:
-                        throw new ArgumentException($"Unknown argument '{arg}'. Use --watches N --items N --latency-ms N --throttle N --quota N --quota-window-ms N --quota-long-window-ms N --quota-long-watches N --retry-after N --store-records N --store-writes N --store-only --emulator PATH --import-runs N --module PATH --pwsh PATH --import-only --trace-pacer --quota-only --smoke.");
+                        throw new ArgumentException($"Unknown argument '{arg}'. Use --watches N --items N --latency-ms N --throttle N --quota N --quota-window-ms N --quota-long-window-ms N --quota-long-watches N --retry-after N --store-records N --store-writes N --store-only --emulator PATH --import-runs N --module PATH --pwsh PATH --import-only --trace-pacer --quota-only --lifecycle-only --renew-channels N --renew-subjects N --smoke.");
                 }
             }
 
@@ -172,6 +191,13 @@ namespace CalendarWatch.Benchmarks
             figures.Line("import_module_cpu_median", ImportBenchmark.Median(imports.Select(t => t.Cpu).ToArray()), "ms");
             if (options.ImportOnly)
             {
+                return 0;
+            }
+
+            if (options.LifecycleOnly)
+            {
+                await using var lifecycleEmulator = await EmulatorProcess.StartAsync(options.EmulatorPath ?? EmulatorProcess.DefaultDllPath(), options.LatencyMs, cancellationToken).ConfigureAwait(false);
+                await LifecycleBenchmark.RunAsync(lifecycleEmulator, options, output.WriteLine, cancellationToken).ConfigureAwait(false);
                 return 0;
             }
 
@@ -242,9 +268,12 @@ namespace CalendarWatch.Benchmarks
             figures.Line($"closed_token_port_{n}_connection_attempts", closedToken.Attempts, "count");
 
             // 7. The channel record: a large record listed and filtered, and what recording costs each watch.
+            // 8. The lifecycle in PowerShell: what the record costs the watch cmdlets, and renewal under quotas.
             if (!options.QuotaOnly)
             {
                 StoreBenchmark.Run(options, figures.Line, figures.Note);
+                await emulator.SetFaultsAsync(new Dictionary<string, object?> { ["latencyMs"] = options.LatencyMs }, cancellationToken).ConfigureAwait(false);
+                await LifecycleBenchmark.RunAsync(emulator, options, output.WriteLine, cancellationToken).ConfigureAwait(false);
             }
 
             return 0;

@@ -137,10 +137,10 @@ namespace CalendarWatch.Benchmarks
             }
         }
 
-        /// <summary>POST /emulator/v1/serviceAccounts: a key the token endpoint will accept (every calendar scope granted).</summary>
-        public async Task RegisterServiceAccountAsync(string clientEmail, string clientId, string publicKeyPem, CancellationToken cancellationToken)
+        /// <summary>POST /emulator/v1/serviceAccounts: a key the token endpoint will accept (every calendar scope granted), for these users to impersonate.</summary>
+        public async Task RegisterServiceAccountAsync(string clientEmail, string clientId, string publicKeyPem, IReadOnlyList<string>? subjects, CancellationToken cancellationToken)
         {
-            var json = JsonSerializer.Serialize(new Dictionary<string, object> { ["clientEmail"] = clientEmail, ["clientId"] = clientId, ["publicKeyPem"] = publicKeyPem, ["subjects"] = Array.Empty<string>() });
+            var json = JsonSerializer.Serialize(new Dictionary<string, object> { ["clientEmail"] = clientEmail, ["clientId"] = clientId, ["publicKeyPem"] = publicKeyPem, ["subjects"] = subjects ?? Array.Empty<string>() });
             using var content = new StringContent(json, Encoding.UTF8, "application/json");
             using var response = await _admin.PostAsync("emulator/v1/serviceAccounts", content, cancellationToken).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)

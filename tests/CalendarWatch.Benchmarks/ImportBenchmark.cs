@@ -65,6 +65,26 @@ namespace CalendarWatch.Benchmarks
 
         private static async Task<(double Wall, double Cpu)> RunOnceAsync(string manifest, string? pwsh, CancellationToken cancellationToken)
         {
+            var (exitCode, output, errors) = await RunPwshAsync(pwsh, new[] { "-Command", Script }, new Dictionary<string, string> { [ManifestVariable] = manifest }, TimeSpan.FromMinutes(2), null, cancellationToken).ConfigureAwait(false);
+            var line = output.Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.StartsWith(Marker, StringComparison.Ordinal));
+            var values = line?.Substring(Marker.Length).Split(' ');
+            if (exitCode != 0 || values is null || values.Length != 2
+                || !double.TryParse(values[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var wall)
+                || !double.TryParse(values[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var cpu))
+            {
+                var hint = string.IsNullOrEmpty(pwsh) ? " (is the local tool restored? dotnet tool restore)" : string.Empty;
+                throw new InvalidOperationException($"PowerShell{hint} exited with code {exitCode} without an import time: {output}{errors}");
+            }
+
+            return (wall, cpu);
+        }
+
+        /// <summary>
+        /// Runs PowerShell (the repository's local tool unless <paramref name="pwsh"/> names another) with these
+        /// arguments after -NoProfile -NonInteractive; each line of its output goes to <paramref name="onLine"/> as it comes.
+        /// </summary>
+        internal static async Task<(int ExitCode, string Output, string Errors)> RunPwshAsync(string? pwsh, IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment, TimeSpan timeLimit, Action<string>? onLine, CancellationToken cancellationToken)
+        {
             ProcessStartInfo psi;
             if (string.IsNullOrEmpty(pwsh))
             {
@@ -77,7 +97,9 @@ namespace CalendarWatch.Benchmarks
                 psi = new ProcessStartInfo(pwsh!);
             }
 
-            foreach (var argument in new[] { "-NoProfile", "-NonInteractive", "-Command", Script })
+            psi.ArgumentList.Add("-NoProfile");
+            psi.ArgumentList.Add("-NonInteractive");
+            foreach (var argument in arguments)
             {
                 psi.ArgumentList.Add(argument);
             }
@@ -86,17 +108,30 @@ namespace CalendarWatch.Benchmarks
             psi.RedirectStandardOutput = true;
             psi.RedirectStandardError = true;
             psi.CreateNoWindow = true;
-            psi.Environment[ManifestVariable] = manifest;
+            foreach (var pair in environment)
+            {
+                psi.Environment[pair.Key] = pair.Value;
+            }
+
             psi.Environment["POWERSHELL_TELEMETRY_OPTOUT"] = "1";
             psi.Environment["POWERSHELL_UPDATECHECK"] = "Off";
             psi.Environment["DOTNET_NOLOGO"] = "1";
 
             using var process = Process.Start(psi) ?? throw new InvalidOperationException($"'{psi.FileName}' did not start.");
-            var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
             var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+            var output = new System.Text.StringBuilder();
+            var stdout = Task.Run(async () =>
+            {
+                string? line;
+                while ((line = await process.StandardOutput.ReadLineAsync(cancellationToken).ConfigureAwait(false)) != null)
+                {
+                    output.AppendLine(line);
+                    onLine?.Invoke(line);
+                }
+            }, cancellationToken);
             using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
             {
-                timeout.CancelAfter(TimeSpan.FromMinutes(2));
+                timeout.CancelAfter(timeLimit);
                 try
                 {
                     await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
@@ -108,22 +143,11 @@ namespace CalendarWatch.Benchmarks
                 }
             }
 
-            var output = await stdout.ConfigureAwait(false);
-            var errors = await stderr.ConfigureAwait(false);
-            var line = output.Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.StartsWith(Marker, StringComparison.Ordinal));
-            var values = line?.Substring(Marker.Length).Split(' ');
-            if (process.ExitCode != 0 || values is null || values.Length != 2
-                || !double.TryParse(values[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var wall)
-                || !double.TryParse(values[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var cpu))
-            {
-                var hint = string.IsNullOrEmpty(pwsh) ? " (is the local tool restored? dotnet tool restore)" : string.Empty;
-                throw new InvalidOperationException($"PowerShell{hint} exited with code {process.ExitCode} without an import time: {output}{errors}");
-            }
-
-            return (wall, cpu);
+            await stdout.ConfigureAwait(false);
+            return (process.ExitCode, output.ToString(), await stderr.ConfigureAwait(false));
         }
 
-        private static string RepositoryRoot()
+        internal static string RepositoryRoot()
         {
             for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
             {

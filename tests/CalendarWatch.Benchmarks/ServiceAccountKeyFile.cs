@@ -33,11 +33,15 @@ namespace CalendarWatch.Benchmarks
             CreateAsync(emulator, ClientEmail, ClientId, new Uri(emulator.BaseUri, "token"), cancellationToken);
 
         /// <summary>Another identity: its own email and client id, and a token_uri that may point elsewhere (a closed port).</summary>
-        public static async Task<ServiceAccountKeyFile> CreateAsync(EmulatorProcess emulator, string clientEmail, string clientId, Uri tokenUri, CancellationToken cancellationToken)
+        public static Task<ServiceAccountKeyFile> CreateAsync(EmulatorProcess emulator, string clientEmail, string clientId, Uri tokenUri, CancellationToken cancellationToken) =>
+            CreateAsync(emulator, clientEmail, clientId, tokenUri, null, cancellationToken);
+
+        /// <summary>An identity that may impersonate <paramref name="subjects"/> (domain-wide delegation).</summary>
+        public static async Task<ServiceAccountKeyFile> CreateAsync(EmulatorProcess emulator, string clientEmail, string clientId, Uri tokenUri, IReadOnlyList<string>? subjects, CancellationToken cancellationToken)
         {
             // One key pair for every identity of the run: making a 2048-bit key costs a second on a busy machine.
             var rsa = SharedKey.Value;
-            await emulator.RegisterServiceAccountAsync(clientEmail, clientId, rsa.ExportSubjectPublicKeyInfoPem(), cancellationToken).ConfigureAwait(false);
+            await emulator.RegisterServiceAccountAsync(clientEmail, clientId, rsa.ExportSubjectPublicKeyInfoPem(), subjects, cancellationToken).ConfigureAwait(false);
             var folder = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "calendarwatch-bench-" + Guid.NewGuid().ToString("N"));
             Directory.CreateDirectory(folder);
             var path = System.IO.Path.Combine(folder, "key.json");
