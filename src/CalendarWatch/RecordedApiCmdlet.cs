@@ -38,6 +38,14 @@ namespace CalendarWatch
             base.BeginProcessing();
         }
 
+        protected override void EndProcessing()
+        {
+            base.EndProcessing();
+
+            // Every item has ended: the Active marks still waiting are written before the command returns.
+            Store?.Flush();
+        }
+
         protected override void Dispose(bool disposing)
         {
             if (disposing)

@@ -8,7 +8,7 @@ namespace CalendarWatch
 {
     /// <summary>
     /// One watch with its record: written Pending before the request is sent (a refusal to record it means nothing is
-    /// sent), then Active with Google's answer, Failed when Google refused, MayExist when the request may have been
+    /// sent), then Active with Google's answer (written with the next write, see ChannelStore.MarkActiveLater), Failed when Google refused, MayExist when the request may have been
     /// carried out without an answer. A stop in flight leaves it Pending, which also means "may exist".
     /// </summary>
     internal static class RecordedWatch
@@ -36,7 +36,9 @@ namespace CalendarWatch
 
             if (store != null)
             {
-                Update(store, request.ChannelId, warn, s => s.MarkActive(request.ChannelId, channel));
+                // Written with the next channel's Pending row (one commit per channel), at the latest 100 ms on, or
+                // when the command ends; until then the record says Pending, which is read as "may exist".
+                Update(store, request.ChannelId, warn, s => s.MarkActiveLater(request.ChannelId, channel, ex => warn(NotUpdated(store, request.ChannelId, ex))));
             }
 
             return channel;
@@ -51,8 +53,11 @@ namespace CalendarWatch
             }
             catch (CalendarWatchException ex)
             {
-                warn($"The channel record ({store.Path}) was not updated for channel {channelId}: {ex.Message}");
+                warn(NotUpdated(store, channelId, ex));
             }
         }
+
+        private static string NotUpdated(ChannelStore store, string channelId, CalendarWatchException ex) =>
+            $"The channel record ({store.Path}) was not updated for channel {channelId}: {ex.Message}";
     }
 }

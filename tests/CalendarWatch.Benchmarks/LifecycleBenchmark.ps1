@@ -41,7 +41,7 @@ function New-Item([string]$Prefix, [int]$Count) {
 Connect-CalendarWatch -KeyFile $env:CW_KEY -ApiEndpoint $base
 
 # 1. What the record costs: the same watches with the record on and off, alternated (off on on off off on), after a
-#    warm-up of each; the median of three of each.
+#    full warm-up run of each; the median of four of each.
 $recordPath = Join-Path -Path $env:CW_FOLDER -ChildPath 'record-cost.db'
 function Measure-Watch([bool]$Record, [object[]]$Items) {
     $cpu = $process.TotalProcessorTime
@@ -64,11 +64,12 @@ function Measure-Watch([bool]$Record, [object[]]$Items) {
 }
 
 $recordItems = @(New-Item -Prefix 'rc' -Count $recordWatches)
-$null = Measure-Watch -Record $false -Items $recordItems[0..([Math]::Min(63, $recordItems.Count - 1))]
-$null = Measure-Watch -Record $true -Items $recordItems[0..([Math]::Min(63, $recordItems.Count - 1))]
+# Warm-up: a full run of each, so that tiered compilation has settled before anything is measured.
+$null = Measure-Watch -Record $false -Items $recordItems
+$null = Measure-Watch -Record $true -Items $recordItems
 $off = [System.Collections.Generic.List[object]]::new()
 $on = [System.Collections.Generic.List[object]]::new()
-foreach ($record in @($false, $true, $true, $false, $false, $true)) {
+foreach ($record in @($false, $true, $true, $false, $false, $true, $true, $false)) {
     $run = Measure-Watch -Record $record -Items $recordItems
     if ($record) { $on.Add($run) } else { $off.Add($run) }
     '# record {0}: {1:0.000} s wall, {2:0} ms CPU, {3} made, {4} failed' -f $(if ($record) { 'on ' } else { 'off' }), $run.Wall, $run.Cpu, $run.Made, $run.Failures

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Text;
+using System.Threading;
 using Microsoft.Data.Sqlite;
 
 namespace CalendarWatch.Engine.Store
@@ -38,6 +39,11 @@ namespace CalendarWatch.Engine.Store
         private readonly TimeProvider _clock;
         private readonly TimeSpan _busyTimeout;
         private volatile bool _disposed;
+
+        // Active marks not yet written (MarkActiveLater), and the timer that writes them at the latest.
+        private readonly object _laterLock = new object();
+        private List<LaterMark> _later = new List<LaterMark>();
+        private ITimer? _laterTimer;
 
         private ChannelStore(string path, ChannelStoreOptions options)
         {
@@ -127,7 +133,43 @@ namespace CalendarWatch.Engine.Store
                 Replaces = NullIfEmpty(replaces),
             };
 
-            return Run(connection =>
+            // Active marks waiting to be written go in the same transaction: one commit for both.
+            var later = TakeLater();
+            List<(LaterMark Mark, CalendarWatchException Error)>? laterFailures = null;
+            try
+            {
+                return Run(connection =>
+                {
+                    using var transaction = later is null ? null : connection.BeginTransaction(deferred: false);
+                    if (later != null) laterFailures = ApplyLater(connection, later, now);
+                    try
+                    {
+                        var inserted = InsertPending(connection, record, now);
+                        transaction?.Commit();
+                        return inserted;
+                    }
+                    catch (CalendarWatchException)
+                    {
+                        // The id was taken: the marks are still written.
+                        transaction?.Commit();
+                        throw;
+                    }
+                });
+            }
+            catch (CalendarWatchException ex) when (later != null && laterFailures is null)
+            {
+                // Nothing was written: the marks fail with the transaction.
+                laterFailures = later.Select(m => (m, ex)).ToList();
+                throw;
+            }
+            finally
+            {
+                ReportLater(laterFailures);
+            }
+        }
+
+        private ChannelRecord InsertPending(SqliteConnection connection, ChannelRecord record, DateTimeOffset now)
+        {
             {
                 using var command = connection.CreateCommand();
                 command.CommandText = "INSERT INTO channels (channel_id, state, calendar_id, resource, address, token, event_types, account, subject, ttl_seconds, expires_at, created_at, updated_at, replaces) " +
@@ -163,21 +205,14 @@ namespace CalendarWatch.Engine.Store
                         Subject = record.Subject,
                     };
                 }
-            });
+            }
         }
 
         /// <summary>Google answered with <paramref name="channel"/>: Pending or MayExist (or Active, refreshed) becomes Active with its resourceId and expiration.</summary>
         public ChannelRecord MarkActive(string channelId, Channel channel)
         {
-            if (channel is null) throw new ArgumentNullException(nameof(channel));
-            if (!string.IsNullOrEmpty(channel.Id) && !string.Equals(channel.Id, channelId, StringComparison.Ordinal))
-            {
-                throw new ArgumentException($"The channel's id '{channel.Id}' is not '{channelId}'.", nameof(channel));
-            }
-
-            if (string.IsNullOrEmpty(channel.ResourceId)) throw new ArgumentException("An active channel needs the resourceId Google returned.", nameof(channel));
-            return Transition(channelId, ChannelState.Active, new[] { ChannelState.Pending, ChannelState.MayExist, ChannelState.Active },
-                "resource_id = $resourceId, resource_uri = coalesce($resourceUri, resource_uri), expiration = $expiration, token = coalesce($token, token), last_error = NULL",
+            CheckActive(channelId, channel);
+            return Transition(channelId, ChannelState.Active, new[] { ChannelState.Pending, ChannelState.MayExist, ChannelState.Active }, ActiveColumns,
                 command =>
                 {
                     Bind(command, "$resourceId", channel.ResourceId);
@@ -185,6 +220,137 @@ namespace CalendarWatch.Engine.Store
                     Bind(command, "$expiration", ToUnixMs(channel.Expiration));
                     Bind(command, "$token", NullIfEmpty(channel.Token));
                 });
+        }
+
+        /// <summary>
+        /// <see cref="MarkActive"/>, written later: with this store's next <see cref="RecordPending"/> (in its transaction,
+        /// so a run of watches pays one commit per channel), before any other use of this store, on <see cref="Flush"/>
+        /// and <see cref="Dispose"/>, and at the latest after <see cref="LaterDelay"/>. A process killed before leaves the
+        /// channel Pending, which the record reads as "may exist": nothing is lost, only its resourceId (Stop finds it).
+        /// A mark that cannot be written goes to <paramref name="onFailure"/> (on whichever thread writes it); one
+        /// for a channel stopped or replaced meanwhile is dropped silently.
+        /// </summary>
+        public void MarkActiveLater(string channelId, Channel channel, Action<CalendarWatchException>? onFailure = null)
+        {
+            CheckActive(channelId, channel);
+            ThrowIfDisposed();
+            lock (_laterLock)
+            {
+                _later.Add(new LaterMark(channelId, channel, onFailure));
+                _laterTimer ??= _clock.CreateTimer(_ => Flush(), null, LaterDelay, Timeout.InfiniteTimeSpan);
+            }
+        }
+
+        /// <summary>The longest an Active mark of <see cref="MarkActiveLater"/> waits.</summary>
+        public static readonly TimeSpan LaterDelay = TimeSpan.FromMilliseconds(100);
+
+        /// <summary>Writes the marks of <see cref="MarkActiveLater"/> now, in one transaction. Failures go to their callbacks.</summary>
+        public void Flush()
+        {
+            var later = TakeLater();
+            if (later is null) return;
+            List<(LaterMark Mark, CalendarWatchException Error)>? failures = null;
+            try
+            {
+                var now = Now();
+                failures = Run(connection =>
+                {
+                    using var transaction = connection.BeginTransaction(deferred: false);
+                    var failed = ApplyLater(connection, later, now);
+                    transaction.Commit();
+                    return failed;
+                });
+            }
+            catch (CalendarWatchException ex)
+            {
+                failures = later.Select(m => (m, ex)).ToList();
+            }
+            catch (ObjectDisposedException ex)
+            {
+                failures = later.Select(m => (m, new CalendarWatchException("CalendarWatch.StoreClosed", FailureKind.NotSupported, "The channel record was closed before the mark was written.", ex))).ToList();
+            }
+
+            ReportLater(failures);
+        }
+
+        private List<LaterMark>? TakeLater()
+        {
+            lock (_laterLock)
+            {
+                if (_later.Count == 0) return null;
+                var taken = _later;
+                _later = new List<LaterMark>();
+                _laterTimer?.Dispose();
+                _laterTimer = null;
+                return taken;
+            }
+        }
+
+        private List<(LaterMark Mark, CalendarWatchException Error)>? ApplyLater(SqliteConnection connection, List<LaterMark> marks, DateTimeOffset now)
+        {
+            List<(LaterMark, CalendarWatchException)>? failures = null;
+            using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE channels SET updated_at = $now, state = 'Active', " + ActiveColumns +
+                                  " WHERE channel_id = $id AND state IN ('Pending', 'MayExist', 'Active');";
+            var id = command.Parameters.Add(new SqliteParameter { ParameterName = "$id" });
+            var when = command.Parameters.Add(new SqliteParameter { ParameterName = "$now", Value = ToUnixMs(now) });
+            var resourceId = command.Parameters.Add(new SqliteParameter { ParameterName = "$resourceId" });
+            var resourceUri = command.Parameters.Add(new SqliteParameter { ParameterName = "$resourceUri" });
+            var expiration = command.Parameters.Add(new SqliteParameter { ParameterName = "$expiration" });
+            var token = command.Parameters.Add(new SqliteParameter { ParameterName = "$token" });
+            foreach (var mark in marks)
+            {
+                id.Value = mark.ChannelId;
+                resourceId.Value = mark.Channel.ResourceId;
+                resourceUri.Value = (object?)NullIfEmpty(mark.Channel.ResourceUri) ?? DBNull.Value;
+                expiration.Value = (object?)ToUnixMs(mark.Channel.Expiration) ?? DBNull.Value;
+                token.Value = (object?)NullIfEmpty(mark.Channel.Token) ?? DBNull.Value;
+                if (command.ExecuteNonQuery() == 1) continue;
+                var current = Get(connection, mark.ChannelId, now);
+                if (current is { State: ChannelState.Stopped or ChannelState.Replaced }) continue;
+                (failures ??= new List<(LaterMark, CalendarWatchException)>()).Add((mark, current is null ? NotRecorded(mark.ChannelId) : Refused(current, ChannelState.Active)));
+            }
+
+            return failures;
+        }
+
+        private static void ReportLater(List<(LaterMark Mark, CalendarWatchException Error)>? failures)
+        {
+            if (failures is null) return;
+            foreach (var (mark, error) in failures)
+            {
+                mark.OnFailure?.Invoke(error);
+            }
+        }
+
+        private static void CheckActive(string channelId, Channel channel)
+        {
+            CheckId(channelId, nameof(channelId));
+            if (channel is null) throw new ArgumentNullException(nameof(channel));
+            if (!string.IsNullOrEmpty(channel.Id) && !string.Equals(channel.Id, channelId, StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"The channel's id '{channel.Id}' is not '{channelId}'.", nameof(channel));
+            }
+
+            if (string.IsNullOrEmpty(channel.ResourceId)) throw new ArgumentException("An active channel needs the resourceId Google returned.", nameof(channel));
+        }
+
+        private const string ActiveColumns = "resource_id = $resourceId, resource_uri = coalesce($resourceUri, resource_uri), expiration = $expiration, token = coalesce($token, token), last_error = NULL";
+
+        private sealed class LaterMark
+        {
+            public LaterMark(string channelId, Channel channel, Action<CalendarWatchException>? onFailure)
+            {
+                ChannelId = channelId;
+                Channel = channel;
+                OnFailure = onFailure;
+            }
+
+            public string ChannelId { get; }
+
+            public Channel Channel { get; }
+
+            public Action<CalendarWatchException>? OnFailure { get; }
         }
 
         /// <summary>Google refused the request, or it was never sent: nothing exists. Only a Pending channel can fail.</summary>
@@ -281,6 +447,7 @@ namespace CalendarWatch.Engine.Store
         public IEnumerable<ChannelRecord> Query(ChannelQuery? filter = null)
         {
             ThrowIfDisposed();
+            Flush();
             filter ??= new ChannelQuery();
             if (filter.ExpiringWithin is TimeSpan within && within < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(filter), "ExpiringWithin must not be negative.");
             var now = filter.Now ?? Now();
@@ -358,6 +525,7 @@ namespace CalendarWatch.Engine.Store
         public void Dispose()
         {
             if (_disposed) return;
+            Flush();
             _disposed = true;
             using var connection = new SqliteConnection(_connectionString);
             SqliteConnection.ClearPool(connection);
@@ -369,6 +537,9 @@ namespace CalendarWatch.Engine.Store
         internal T Run<T>(Func<SqliteConnection, T> work)
         {
             ThrowIfDisposed();
+
+            // Active marks still waiting are written first, so that every use sees them (and in their order).
+            Flush();
             try
             {
                 using var connection = OpenConnection();
