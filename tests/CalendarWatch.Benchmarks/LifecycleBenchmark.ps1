@@ -40,7 +40,7 @@ function New-Item([string]$Prefix, [int]$Count) {
 
 Connect-CalendarWatch -KeyFile $env:CW_KEY -ApiEndpoint $base
 
-# 1. What the record costs: the same watches with the record on and off, alternated (off on on off off on), after a
+# 1. What the record costs: the same watches with the record on and off, alternated (off on on off off on on off), after a
 #    full warm-up run of each; the median of four of each.
 $recordPath = Join-Path -Path $env:CW_FOLDER -ChildPath 'record-cost.db'
 function Measure-Watch([bool]$Record, [object[]]$Items) {
