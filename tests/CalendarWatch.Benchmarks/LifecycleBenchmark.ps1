@@ -29,6 +29,11 @@ function Invoke-Admin([string]$Method, [string]$Path, [object]$Body) {
     Invoke-RestMethod -Method $Method -Uri $uri -ContentType 'application/json' -Body ($Body | ConvertTo-Json -Compress)
 }
 
+# The emulator's counters as a hashtable: their keys (user names among them) may differ only in case.
+function Get-Stat {
+    (Invoke-WebRequest -Uri ([Uri]::new($base, 'emulator/v1/stats'))).Content | ConvertFrom-Json -AsHashtable
+}
+
 # Items as a CSV of users and their calendars gives them: channel k is on calendar <prefix>-<s>-<c> as subject s.
 function New-Item([string]$Prefix, [int]$Count) {
     for ($k = 0; $k -lt $Count; $k++) {
@@ -95,7 +100,7 @@ $made = @(New-Item -Prefix 'lc' -Count $renewCount | New-CalendarEventWatch -Add
 # The clock moves on, so that no earlier request is inside the first window.
 $null = Invoke-Admin -Method Put -Path 'clock' -Body @{ advanceSeconds = 60 }
 $null = Invoke-Admin -Method Put -Path 'faults' -Body @{ latencyMs = $latencyMs; userRateLimit = [int]$env:CW_USER_LIMIT; projectRateLimit = [int]$env:CW_PROJECT_LIMIT; rateLimitWindowSeconds = 1 }
-$stats = Invoke-Admin -Method Get -Path 'stats'
+$stats = Get-Stat
 $cpu = $process.TotalProcessorTime
 $clock = [System.Diagnostics.Stopwatch]::StartNew()
 $failures = $null
@@ -103,7 +108,7 @@ $renewed = @(Get-CalendarChannel -RecordPath $renewPath | Update-CalendarChannel
 $clock.Stop()
 $renewCpu = ($process.TotalProcessorTime - $cpu).TotalMilliseconds
 $null = Invoke-Admin -Method Put -Path 'faults' -Body @{ latencyMs = $latencyMs }
-$after = Invoke-Admin -Method Get -Path 'stats'
+$after = Get-Stat
 
 # Every channel the emulator holds on these calendars, active, must be in the record as Active; the old ones Replaced.
 $serverChannels = Invoke-Admin -Method Get -Path 'channels'
@@ -113,7 +118,7 @@ $unrecorded = @($serverActive | Where-Object { -not $recordActive.Contains($_) }
 $replaced = @(Get-CalendarChannel -RecordPath $renewPath -State Replaced).Count
 function Get-Sent($Stats) {
     $sum = 0
-    $Stats.requestsByMethod.PSObject.Properties | ForEach-Object { $sum += [long]$_.Value }
+    foreach ($count in $Stats['requestsByMethod'].Values) { $sum += [long]$count }
     $sum
 }
 $sent = (Get-Sent $after) - (Get-Sent $stats)
