@@ -142,24 +142,29 @@ namespace CalendarWatch.Engine.Store
                 {
                     using var transaction = later is null ? null : connection.BeginTransaction(deferred: false);
                     if (later != null) laterFailures = ApplyLater(connection, later, now);
+                    var applied = laterFailures;
+                    laterFailures = null;
                     try
                     {
                         var inserted = InsertPending(connection, record, now);
                         transaction?.Commit();
+                        laterFailures = applied;
                         return inserted;
                     }
-                    catch (CalendarWatchException)
+                    catch (CalendarWatchException) when (transaction != null)
                     {
                         // The id was taken: the marks are still written.
-                        transaction?.Commit();
+                        transaction.Commit();
+                        laterFailures = applied;
                         throw;
                     }
                 });
             }
-            catch (CalendarWatchException ex) when (later != null && laterFailures is null)
+            catch (Exception ex) when (later != null && laterFailures is null)
             {
-                // Nothing was written: the marks fail with the transaction.
-                laterFailures = later.Select(m => (m, ex)).ToList();
+                // The transaction did not commit: every mark fails with it.
+                var failure = ex as CalendarWatchException ?? new CalendarWatchException("CalendarWatch.StoreFailed", FailureKind.NotSupported, "The channel record was not written: " + ex.Message, ex);
+                laterFailures = later.Select(m => (m, failure)).ToList();
                 throw;
             }
             finally
