@@ -48,7 +48,7 @@ namespace CalendarWatch.Commands
             var verdict = _reader!.Read(NotificationOutput.HeaderLookup(Headers!), DateTimeOffset.UtcNow);
             if (verdict.Error != null)
             {
-                WriteError(ErrorRecords.From(verdict.Error, verdict.Error.ChannelId));
+                WriteError(ErrorRecords.ForFailure(verdict.Error, verdict.Error.ChannelId));
             }
 
             if (verdict.Warning != null)

@@ -115,7 +115,7 @@ namespace CalendarWatch.Commands
         /// <summary>Any thread, before the request is answered: false answers an accepted notification 503.</summary>
         private bool Deliver(NotificationListener listener, NotificationVerdict verdict)
         {
-            if (verdict.Error != null) PostError(ErrorRecords.From(verdict.Error, verdict.Error.ChannelId));
+            if (verdict.Error != null) PostError(ErrorRecords.ForFailure(verdict.Error, verdict.Error.ChannelId));
             if (verdict.Warning != null) PostWarning(verdict.Warning);
             var notification = verdict.Notification;
             if (notification is null) return true;
