@@ -28,8 +28,12 @@ namespace CalendarWatch.Benchmarks
 
         private const string Script =
             "$ErrorActionPreference = 'Stop'; Import-Module -Name $env:CW_MANIFEST; " +
+            "$process = [System.Diagnostics.Process]::GetCurrentProcess(); $cpu = $process.TotalProcessorTime; " +
             "Receive-CalendarNotification -Port ([int]$env:CW_PORT) -Count ([int]$env:CW_COUNT) -RecordPath $env:CW_RECORD -Timeout (New-TimeSpan -Minutes 10) -Verbose | " +
-            "Export-Csv -LiteralPath $env:CW_CSV -NoTypeInformation";
+            "Export-Csv -LiteralPath $env:CW_CSV -NoTypeInformation; " +
+            "$process.Refresh(); '" + CpuMarker + "' + ($process.TotalProcessorTime - $cpu).TotalMilliseconds.ToString([cultureinfo]::InvariantCulture)";
+
+        private const string CpuMarker = "receiver_cpu_ms ";
 
         public static async Task RunAsync(BenchmarkOptions options, string manifest, Action<string, double, string> line, Action<string> note, CancellationToken cancellationToken)
         {
@@ -82,7 +86,9 @@ namespace CalendarWatch.Benchmarks
                     }
                 }
 
-                await rest.ConfigureAwait(false);
+                var tail = await rest.ConfigureAwait(false);
+                var cpuLine = tail.Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.StartsWith(CpuMarker, StringComparison.Ordinal));
+                var cpuMs = cpuLine != null && double.TryParse(cpuLine.Substring(CpuMarker.Length), NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed) ? parsed : double.NaN;
                 var errors = await stderr.ConfigureAwait(false);
                 if (errors.Trim().Length > 0) note("receiver stderr: " + errors.Trim().Replace('\n', ' '));
                 var rows = File.Exists(csv) ? File.ReadLines(csv).Skip(1).Count(l => l.Length > 0) : 0;
@@ -96,6 +102,8 @@ namespace CalendarWatch.Benchmarks
                 line("receive_latency_p50", Percentile(latencies, 0.50), "ms");
                 line("receive_latency_p99", Percentile(latencies, 0.99), "ms");
                 line("receive_latency_max", latencies.Length == 0 ? 0 : latencies[latencies.Length - 1], "ms");
+                // The receiving PowerShell's CPU from listening to the end (HTTP, matching, the pipeline and Export-Csv).
+                line("receive_cpu_per_notification", cpuMs / count, "ms");
             }
             finally
             {

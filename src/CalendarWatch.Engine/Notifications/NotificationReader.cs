@@ -55,6 +55,26 @@ namespace CalendarWatch.Engine.Notifications
         private readonly ConcurrentDictionary<string, string> _successors = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
         private readonly ConcurrentDictionary<string, byte> _warnedUnknown = new ConcurrentDictionary<string, byte>(StringComparer.Ordinal);
 
+        // Recent record lookups: a receiver at thousands of notifications a second reads each channel once a second at most.
+        private readonly ConcurrentDictionary<string, Cached> _recent = new ConcurrentDictionary<string, Cached>(StringComparer.Ordinal);
+        private static readonly long CacheTicks = System.Diagnostics.Stopwatch.Frequency; // 1 s
+
+        private sealed class Cached
+        {
+            public Cached(ChannelRecord? record, long at)
+            {
+                Record = record;
+                At = at;
+                TokenHash = record is null ? null : Hash(record.Token ?? string.Empty);
+            }
+
+            public ChannelRecord? Record { get; }
+
+            public long At { get; }
+
+            public byte[]? TokenHash { get; }
+        }
+
         /// <param name="store">The channel record, or null (-NoRecord): then every channel is unknown.</param>
         /// <param name="defaultToken">The token expected from channels the record does not know (null: not checked).</param>
         public NotificationReader(ChannelStore? store, string? defaultToken)
@@ -126,22 +146,34 @@ namespace CalendarWatch.Engine.Notifications
                 }, null);
             }
 
-            ChannelRecord? record;
-            try
+            Cached? cached = null;
+            if (_store != null)
             {
-                record = _store?.Get(channelId!);
+                var now = System.Diagnostics.Stopwatch.GetTimestamp();
+                if (!_recent.TryGetValue(channelId!, out cached) || now - cached.At > CacheTicks)
+                {
+                    try
+                    {
+                        cached = new Cached(_store.Get(channelId!), now);
+                    }
+                    catch (CalendarWatchException ex)
+                    {
+                        // The record cannot be read now (locked too long, unreadable): Google retries a 503 with backoff.
+                        return new NotificationVerdict(503, null, ex, null);
+                    }
+
+                    if (_recent.Count > 100_000) _recent.Clear();
+                    _recent[channelId!] = cached;
+                }
             }
-            catch (CalendarWatchException ex)
-            {
-                // The record cannot be read now (locked too long, unreadable): Google retries a 503 with backoff.
-                return new NotificationVerdict(503, null, ex, null);
-            }
+
+            var record = cached?.Record;
 
             string? warning = null;
             bool? tokenMatched;
             if (record != null)
             {
-                tokenMatched = Matches(record.Token, token);
+                tokenMatched = FixedTimeEquals(cached!.TokenHash!, Hash(token ?? string.Empty));
             }
             else
             {
@@ -174,6 +206,7 @@ namespace CalendarWatch.Engine.Notifications
                     try
                     {
                         record = _store!.SetResourceId(record.ChannelId, resourceId!);
+                        _recent[record.ChannelId] = new Cached(record, System.Diagnostics.Stopwatch.GetTimestamp());
                     }
                     catch (CalendarWatchException ex)
                     {
@@ -252,14 +285,15 @@ namespace CalendarWatch.Engine.Notifications
             return false;
         }
 
-        /// <summary>Whether the token sent equals the one expected (none expected: none may be sent), in constant time.</summary>
-        private static bool Matches(string? expected, string? sent) => FixedTimeEquals(Hash(expected ?? string.Empty), Hash(sent ?? string.Empty));
-
         /// <summary>Both sides hashed first, so that neither the content nor the length of the expected token shows in the time taken.</summary>
         private static byte[] Hash(string value)
         {
+#if NET
+            return SHA256.HashData(Encoding.UTF8.GetBytes(value));
+#else
             using var sha = SHA256.Create();
             return sha.ComputeHash(Encoding.UTF8.GetBytes(value));
+#endif
         }
 
         private static bool FixedTimeEquals(byte[] left, byte[] right)
