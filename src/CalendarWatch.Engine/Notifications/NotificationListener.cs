@@ -22,8 +22,6 @@ namespace CalendarWatch.Engine.Notifications
         private readonly HttpListener _listener;
         private readonly NotificationReader _reader;
         private readonly TimeSpan _bodyTimeout;
-        private readonly object _gate = new object();
-        private readonly HashSet<Task> _inFlight = new HashSet<Task>();
         private int _closed;
         private volatile bool _closeAfterAnswer;
 
@@ -107,27 +105,30 @@ namespace CalendarWatch.Engine.Notifications
             if (deliver is null) throw new ArgumentNullException(nameof(deliver));
             using (cancellationToken.Register(static s => ((NotificationListener)s!).Close(), this))
             {
-                while (!cancellationToken.IsCancellationRequested)
-                {
-                    HttpListenerContext context;
-                    try
-                    {
-                        context = await _listener.GetContextAsync().ConfigureAwait(false);
-                    }
-                    catch (Exception ex) when (ex is HttpListenerException || ex is ObjectDisposedException || ex is InvalidOperationException)
-                    {
-                        break;
-                    }
-
-                    var handler = Task.Run(() => HandleAsync(context, deliver));
-                    lock (_gate) _inFlight.Add(handler);
-                    _ = handler.ContinueWith(t => { lock (_gate) _inFlight.Remove(t); }, TaskScheduler.Default);
-                }
+                // A few accept loops, each answering what it took before taking the next: no hand-off per request, and
+                // a request without a body (every notification) is answered without leaving the loop's thread.
+                var loops = new Task[Math.Max(4, Environment.ProcessorCount * 2)];
+                for (var i = 0; i < loops.Length; i++) loops[i] = Task.Run(() => AcceptLoopAsync(deliver, cancellationToken));
+                await Task.WhenAll(loops).ConfigureAwait(false);
             }
+        }
 
-            Task[] pending;
-            lock (_gate) pending = _inFlight.ToArray();
-            await Task.WhenAll(pending).ConfigureAwait(false);
+        private async Task AcceptLoopAsync(Func<NotificationVerdict, bool> deliver, CancellationToken cancellationToken)
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                HttpListenerContext context;
+                try
+                {
+                    context = await _listener.GetContextAsync().ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is HttpListenerException || ex is ObjectDisposedException || ex is InvalidOperationException)
+                {
+                    return;
+                }
+
+                await HandleAsync(context, deliver).ConfigureAwait(false);
+            }
         }
 
         private async Task HandleAsync(HttpListenerContext context, Func<NotificationVerdict, bool> deliver)
