@@ -22,6 +22,8 @@
         'New-CalendarEventWatch'
         'New-CalendarListWatch'
         'New-CalendarSettingsWatch'
+        'Receive-CalendarNotification'
+        'ConvertFrom-CalendarNotification'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()

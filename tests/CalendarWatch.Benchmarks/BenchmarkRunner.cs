@@ -91,6 +91,15 @@ namespace CalendarWatch.Benchmarks
         /// <summary>Section 8's project limit per 1 s window: Google's 10,000 per minute scaled by 1/60.</summary>
         public int RenewProjectLimit { get; set; } = 166;
 
+        /// <summary>Notifications posted to the receiver (Receive-CalendarNotification | Export-Csv).</summary>
+        public int ReceiveCount { get; set; } = 20_000;
+
+        /// <summary>Notifications per second the load generator offers the receiver.</summary>
+        public int ReceiveRate { get; set; } = 2000;
+
+        /// <summary>Only the receiver's figures (and the import time): no emulator.</summary>
+        public bool ReceiveOnly { get; set; }
+
         public static BenchmarkOptions Parse(IReadOnlyList<string> args)
         {
             var options = new BenchmarkOptions();
@@ -130,6 +139,9 @@ namespace CalendarWatch.Benchmarks
                     case "--lifecycle-only": options.LifecycleOnly = true; break;
                     case "--renew-channels": options.RenewChannels = Math.Max(1, NextInt()); break;
                     case "--renew-subjects": options.RenewSubjects = Math.Max(1, NextInt()); break;
+                    case "--receive-count": options.ReceiveCount = Math.Max(1, NextInt()); break;
+                    case "--receive-rate": options.ReceiveRate = Math.Max(1, NextInt()); break;
+                    case "--receive-only": options.ReceiveOnly = true; break;
                     case "--smoke":
                         options.Smoke = true;
                         options.Watches = 40;
@@ -145,9 +157,11 @@ namespace CalendarWatch.Benchmarks
                         options.QuotaRetryTimeLimit = TimeSpan.FromMinutes(1);
                         options.RenewChannels = 60;
                         options.RenewSubjects = 3;
+                        options.ReceiveCount = 200;
+                        options.ReceiveRate = 200;
                         break;
                     default:
-                        throw new ArgumentException($"Unknown argument '{arg}'. Use --watches N --items N --latency-ms N --throttle N --quota N --quota-window-ms N --quota-long-window-ms N --quota-long-watches N --retry-after N --store-records N --store-writes N --store-only --emulator PATH --import-runs N --module PATH --pwsh PATH --import-only --trace-pacer --quota-only --lifecycle-only --renew-channels N --renew-subjects N --smoke.");
+                        throw new ArgumentException($"Unknown argument '{arg}'. Use --watches N --items N --latency-ms N --throttle N --quota N --quota-window-ms N --quota-long-window-ms N --quota-long-watches N --retry-after N --store-records N --store-writes N --store-only --emulator PATH --import-runs N --module PATH --pwsh PATH --import-only --trace-pacer --quota-only --lifecycle-only --renew-channels N --renew-subjects N --receive-count N --receive-rate N --receive-only --smoke.");
                 }
             }
 
@@ -190,6 +204,17 @@ namespace CalendarWatch.Benchmarks
             figures.Line("import_module_median", ImportBenchmark.Median(imports.Select(t => t.Wall).ToArray()), "ms");
             figures.Line("import_module_cpu_median", ImportBenchmark.Median(imports.Select(t => t.Cpu).ToArray()), "ms");
             if (options.ImportOnly)
+            {
+                return 0;
+            }
+
+            // The receiver, before the emulator starts: a fresh PowerShell and the load generator share the cores with nothing else of ours.
+            if (!options.QuotaOnly && !options.LifecycleOnly)
+            {
+                await ReceiveBenchmark.RunAsync(options, options.ModulePath ?? ImportBenchmark.DefaultManifestPath(), figures.Line, figures.Note, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (options.ReceiveOnly)
             {
                 return 0;
             }

@@ -299,6 +299,8 @@ namespace CalendarWatch.Tests.Module
             Assert.Equal("CalendarWatch.Channel", psTypeName);
             var recordType = _context.LoadFromAssemblyPath(Path.Combine(AppContext.BaseDirectory, "CalendarWatch.Engine.dll")).GetType("CalendarWatch.Engine.Store.ChannelRecord", throwOnError: true)!;
             var recordTypeName = (string)_cmdletAssembly.GetType("CalendarWatch.Commands.GetCalendarChannelCommand", throwOnError: true)!.GetField("TypeName")!.GetRawConstantValue()!;
+            var notificationType = _context.LoadFromAssemblyPath(Path.Combine(AppContext.BaseDirectory, "CalendarWatch.Engine.dll")).GetType("CalendarWatch.Engine.Notifications.Notification", throwOnError: true)!;
+            var notificationTypeName = (string)_cmdletAssembly.GetType("CalendarWatch.NotificationOutput", throwOnError: true)!.GetField("TypeName")!.GetRawConstantValue()!;
 
             var views = document.Descendants("View").ToList();
             Assert.NotEmpty(views);
@@ -307,7 +309,7 @@ namespace CalendarWatch.Tests.Module
             {
                 var typeNames = view.Element("ViewSelectedBy")!.Elements("TypeName").Select(e => e.Value.Trim()).ToList();
                 Assert.NotEmpty(typeNames);
-                var types = typeNames.Select(n => n == psTypeName ? channelType : n == recordTypeName ? recordType : ResolveType(n) ?? throw new Xunit.Sdk.XunitException($"The format file names type '{n}', which does not exist.")).ToList();
+                var types = typeNames.Select(n => n == psTypeName ? channelType : n == recordTypeName ? recordType : n == notificationTypeName ? notificationType : ResolveType(n) ?? throw new Xunit.Sdk.XunitException($"The format file names type '{n}', which does not exist.")).ToList();
                 var properties = view.Descendants("PropertyName").Select(e => e.Value.Trim()).ToList();
                 Assert.NotEmpty(properties);
                 foreach (var type in types)

@@ -38,6 +38,7 @@ namespace CalendarWatch.Tests.Scale
                 "quota_failures", "quota_wall", "quota_wall_over_bound", "stream_cpu_per_channel", "stream_peak_working_set",
                 "stream_managed_heap_growth", "token_requests", "import_module_median",
                 "store_list_100k", "store_filter_100k", "store_write_per_channel", "store_write_per_channel_full_sync",
+                "receive_rate_achieved", "receive_status_not_200", "receive_lost", "receive_latency_p99", "receive_cpu_per_notification",
             })
             {
                 Assert.True(figures.ContainsKey(name), $"'{name}' missing from:\n{text}");
