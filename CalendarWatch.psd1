@@ -22,6 +22,8 @@
         'New-CalendarEventWatch'
         'New-CalendarListWatch'
         'New-CalendarSettingsWatch'
+        'Start-CalendarWatchEmulator'
+        'Stop-CalendarWatchEmulator'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()
