@@ -37,8 +37,8 @@ namespace CalendarWatch
         /// <summary>The TCP port on loopback.</summary>
         public int Port => _emulator.BaseUri.Port;
 
-        /// <summary>The Calendar API root (Address + calendar/v3/).</summary>
-        public Uri ApiEndpoint => new Uri(_emulator.BaseUri, "calendar/v3/");
+        /// <summary>What Connect-CalendarWatch -ApiEndpoint takes for this emulator: the root under which the API answers at calendar/v3/.</summary>
+        public Uri ApiEndpoint => _emulator.BaseUri;
 
         /// <summary>The OAuth token endpoint (Address + token), for a key file's token_uri.</summary>
         public Uri TokenUri => _emulator.TokenUri;
