@@ -78,18 +78,18 @@ namespace CalendarWatch
 
         /// <summary>Inserts an event as the calendar's owner (its events channels get "exists"); returns the event id.</summary>
         public string InsertEvent(string calendarId, string? summary = null, string? eventType = null, string? eventId = null)
-            => Live().InsertEvent(calendarId, summary, eventType, eventId);
+            => Live().InsertEvent(calendarId, Given(summary), Given(eventType), Given(eventId));
 
         /// <summary>Changes an event's summary and/or eventType as the calendar's owner.</summary>
         public void PatchEvent(string calendarId, string eventId, string? summary = null, string? eventType = null)
-            => Live().PatchEvent(calendarId, eventId, summary, eventType);
+            => Live().PatchEvent(calendarId, eventId, Given(summary), Given(eventType));
 
         /// <summary>Deletes an event as the calendar's owner.</summary>
         public void RemoveEvent(string calendarId, string eventId) => Live().DeleteEvent(calendarId, eventId);
 
         /// <summary>Adds an ACL rule (or changes its role) as the calendar's owner; returns the rule id ("user:alice@example.com").</summary>
         public string AddAclRule(string calendarId, string role, string scopeType, string? scopeValue = null)
-            => Live().InsertAclRule(calendarId, role, scopeType, scopeValue);
+            => Live().InsertAclRule(calendarId, role, scopeType, Given(scopeValue));
 
         /// <summary>Removes an ACL rule by id ("user:alice@example.com") as the calendar's owner.</summary>
         public void RemoveAclRule(string calendarId, string ruleId) => Live().DeleteAclRule(calendarId, ruleId);
@@ -187,6 +187,9 @@ namespace CalendarWatch
                 throw new InvalidOperationException("This emulator (" + ToString() + ") was stopped: start another with Start-CalendarWatchEmulator.");
             return _emulator;
         }
+
+        /// <summary>PowerShell passes $null to a string parameter as "": both mean "not given".</summary>
+        private static string? Given(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
         private static readonly string[] EmulatorScopes = { "https://www.googleapis.com/auth/calendar" };
 
