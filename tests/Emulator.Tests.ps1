@@ -291,6 +291,34 @@ Describe 'Driving the emulator through its object' {
     }
 }
 
+Describe "Google's own Node client" {
+    # tests/NodeClient/check.mjs makes every call the emulator models through @googleapis/calendar and prints each
+    # answer (times and generated ids masked); expected.jsonl holds what the emulator answered before it could run
+    # inside PowerShell. Skipped where Node.js and npm are not installed.
+    It 'gets the same answers from the emulator as before' -Skip:($null -eq (Get-Command -Name node, npm -ErrorAction SilentlyContinue | Select-Object -Skip 1)) {
+        $folder = Join-Path -Path $PSScriptRoot -ChildPath 'NodeClient'
+        if (-not (Test-Path -LiteralPath ([System.IO.Path]::Combine($folder, 'node_modules', '@googleapis', 'calendar')))) {
+            $null = & npm ci --prefix $folder --no-audit --no-fund
+            $LASTEXITCODE | Should -Be 0 -Because 'npm ci installs the pinned @googleapis/calendar'
+        }
+
+        $emulator = Start-CalendarWatchEmulator -NoAuth -AllowHttp
+        try {
+            $answers = @(& node (Join-Path -Path $folder -ChildPath 'check.mjs') $emulator.Address.AbsoluteUri)
+            $LASTEXITCODE | Should -Be 0
+        }
+        finally {
+            Stop-CalendarWatchEmulator -Emulator $emulator
+        }
+
+        $expected = @(Get-Content -LiteralPath (Join-Path -Path $folder -ChildPath 'expected.jsonl'))
+        $answers.Count | Should -Be $expected.Count
+        for ($i = 0; $i -lt $expected.Count; $i++) {
+            $answers[$i] | Should -Be $expected[$i]
+        }
+    }
+}
+
 Describe 'Stop-CalendarWatchEmulator' {
     It 'stops the emulator piped in and frees its port at once; its methods then say it was stopped' {
         $emulator = Start-CalendarWatchEmulator -NoAuth
