@@ -37,7 +37,7 @@ param(
     # Test: skip the Pester suites (xunit only)
     [switch]$SkipPester,
 
-    # Test: skip the build and xunit (Pester only, against the module already built)
+    # Test: skip the build and xunit (Pester only, against the module already built); Demo: skip the build
     [switch]$SkipBuild
 )
 
@@ -241,7 +241,9 @@ function Invoke-Package {
 function Invoke-Demo {
     # The whole lifecycle with the module's own commands only: Start-CalendarWatchEmulator, Connect-, New-*Watch,
     # Get-/Update-/Stop-CalendarChannel, Stop-CalendarWatchEmulator. Output fits 80 columns.
-    Invoke-Build
+    if (-not $SkipBuild) {
+        Invoke-Build
+    }
     # The demo's channels live in the emulator: a fresh record of their own under output/, not the user's.
     $env:CALENDARWATCH_STORE = [System.IO.Path]::Combine($outputRoot, 'demo-record.db')
     Get-ChildItem -Path "$env:CALENDARWATCH_STORE*" -ErrorAction SilentlyContinue | Remove-Item -Force
