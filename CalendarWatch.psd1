@@ -24,6 +24,8 @@
         'New-CalendarSettingsWatch'
         'Receive-CalendarNotification'
         'ConvertFrom-CalendarNotification'
+        'Start-CalendarWatchEmulator'
+        'Stop-CalendarWatchEmulator'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()

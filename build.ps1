@@ -13,8 +13,9 @@ Builds, tests, packages and demonstrates the CalendarWatch module (PowerShell 7 
 -Task Test     Build, then `dotnet test CalendarWatch.slnx`, then the Pester 5 suites (tests/*.Tests.ps1) against the
                built module. Prints "Tests Passed: N, Failed: N" and fails when anything failed.
 -Task Package  Build, then a .nupkg of the built module in output/packages (PSResourceGet), for the Gallery.
--Task Demo     Build, then: start the emulator and a webhook receiver, create event and ACL watches on two
-               calendars, show the sync notifications, export the channels to CSV and print the table.
+-Task Demo     Build, then the whole lifecycle with the module's own commands: start the emulator, watch events and
+               ACL of two calendars, show sync, make changes and show exists, renew and show the old channel go
+               silent and the new one deliver, stop and show silence, and the channel record at each step.
 
 .EXAMPLE
 ./build.ps1 -Task Test
@@ -36,7 +37,7 @@ param(
     # Test: skip the Pester suites (xunit only)
     [switch]$SkipPester,
 
-    # Test: skip the build and xunit (Pester only, against the module already built)
+    # Test: skip the build and xunit (Pester only, against the module already built); Demo: skip the build
     [switch]$SkipBuild
 )
 
@@ -238,51 +239,147 @@ function Invoke-Package {
 }
 
 function Invoke-Demo {
-    Invoke-Build
-    # The demo's channels live in the emulator: keep them out of the user's own channel record.
+    # The whole lifecycle with the module's own commands only: Start-CalendarWatchEmulator, Connect-, New-*Watch,
+    # Receive-CalendarNotification, Get-/Update-/Stop-CalendarChannel, Stop-CalendarWatchEmulator. Output fits 80 columns.
+    if (-not $SkipBuild) {
+        Invoke-Build
+    }
+    # The demo's channels live in the emulator: a fresh record of their own under output/, not the user's.
     $env:CALENDARWATCH_STORE = [System.IO.Path]::Combine($outputRoot, 'demo-record.db')
-    Import-Module -Name $helpers -Force
+    Get-ChildItem -Path "$env:CALENDARWATCH_STORE*" -ErrorAction SilentlyContinue | Remove-Item -Force
     Import-Module -Name $builtManifest -Force
+    $started = [System.Diagnostics.Stopwatch]::StartNew()
+
+    function Show-Step {
+        param([Parameter(Mandatory)][string]$Title)
+        Write-Host ''
+        Write-Host "== $Title"
+    }
+
+    function Show-Table {
+        # A table at 80 columns whatever the console's width.
+        param([Parameter(ValueFromPipeline)][object]$InputObject, [Parameter(Mandatory)][object[]]$Property)
+        begin { $rows = [System.Collections.Generic.List[object]]::new() }
+        process { if ($null -ne $InputObject) { $rows.Add($InputObject) } }
+        end {
+            if ($rows.Count -eq 0) { Write-Host '   (none)'; return }
+            $text = $rows | Format-Table -Property $Property -AutoSize | Out-String -Width 80
+            Write-Host $text.Trim("`r", "`n")
+        }
+    }
+
+    # Short names for channel ids (GUIDs are 36 characters): the first 8 characters.
+    $short = @{ Name = 'Channel'; Expression = { $_.ChannelId.Substring(0, 8) } }
+
+    function Show-Record {
+        param([Parameter(Mandatory)][string]$When)
+        Show-Step "The channel record $When (Get-CalendarChannel -All)"
+        Get-CalendarChannel -All | Sort-Object CreatedAt | Show-Table -Property CalendarId, @{ Name = 'Resource'; Expression = { "$($_.Resource)" } }, $short, @{ Name = 'State'; Expression = { "$($_.State)" } },
+            @{ Name = 'Replaces'; Expression = { if ($_.Replaces) { $_.Replaces.Substring(0, 8) } } }
+    }
 
     $emulator = $null
     $receiver = $null
     try {
-        $emulator = Start-CalendarEmulator -RepositoryRoot $repositoryRoot
-        Write-Host "Emulator listening on $($emulator.BaseUri)"
-        $receiver = Start-WebhookReceiver
-        Write-Host "Webhook receiver listening on $($receiver.Address)"
+        Show-Step 'Start the emulator in this PowerShell (Start-CalendarWatchEmulator)'
+        $emulator = Start-CalendarWatchEmulator -NoAuth -AllowHttp
+        Connect-CalendarWatch -Emulator $emulator
+        Write-Host "   listening on $($emulator.Address); connected"
 
-        $calendars = @('team-calendar@example.com', 'room-1@resource.calendar.google.com')
+        # ---- RECEIVING: Receive-CalendarNotification, in a runspace of its own, is the webhook ------------------------
+        # It listens on a free loopback port and matches each notification against the record (token, known channel,
+        # renewal links); the demo takes what it writes from a queue, waiting on it (no polling).
+        $probe = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+        $probe.Start()
+        $port = ([System.Net.IPEndPoint]$probe.LocalEndpoint).Port
+        $probe.Stop()
+        $hook = [Uri]"http://127.0.0.1:$port/calendar"
+        $queue = [System.Collections.Concurrent.BlockingCollection[object]]::new()
+        $receiver = [PowerShell]::Create()
+        $null = $receiver.AddScript({
+            param($Manifest, $Port, $Queue)
+            Import-Module -Name $Manifest
+            Receive-CalendarNotification -Port $Port | ForEach-Object { $Queue.Add($_) }
+        }.ToString()).AddArgument($builtManifest).AddArgument($port).AddArgument($queue)
+        $receiving = $receiver.BeginInvoke()
+        function Receive-DemoNotification {
+            # The next $Count notifications Receive-CalendarNotification wrote (a signalled wait, 20 s at most each);
+            # with -Count 0, whatever came meanwhile: nothing, once every channel is stopped.
+            param([Parameter(Mandatory)][int]$Count)
+            $item = $null
+            for ($i = 0; $i -lt $Count; $i++) {
+                if (-not $queue.TryTake([ref]$item, [TimeSpan]::FromSeconds(20))) { throw "Receive-CalendarNotification wrote $i of $Count notifications within 20 s." }
+                $item
+            }
+            while ($queue.TryTake([ref]$item, [TimeSpan]::FromMilliseconds(500))) { $item }
+        }
+        # ---- end of RECEIVING ------------------------------------------------------------------------------------
+        Write-Host "   notifications go to $hook"
+
+        $calendars = @('team@example.com', 'room-1@resource.calendar.google.com')
         foreach ($calendarId in $calendars) {
-            New-EmulatorCalendar -Emulator $emulator -Id $calendarId
+            $emulator.NewCalendar($calendarId)
         }
 
-        Connect-CalendarWatch -Emulator $emulator.BaseUri -PassThru | Format-Table | Out-Host
-
-        $address = [Uri]::new($receiver.Address, 'calendar')
+        Show-Step 'Watch events and ACL of two calendars (New-CalendarEventWatch/AclWatch)'
         $channels = @(
-            $calendars | New-CalendarEventWatch -Address $address -Token 'demo' -Verbose
-            $calendars | New-CalendarAclWatch -Address $address -TimeToLive (New-TimeSpan -Days 1) -Verbose
+            $calendars | New-CalendarEventWatch -Address $hook -Token 'demo'
+            $calendars | New-CalendarAclWatch -Address $hook -Token 'demo'
         )
-        Write-Host "Created $($channels.Count) channels."
+        $calendarOf = @{}
+        foreach ($channel in $channels) { $calendarOf[$channel.Id] = '{0} {1}' -f $channel.CalendarId, $channel.Resource }
+        $channels | Show-Table -Property CalendarId, Resource, @{ Name = 'Channel'; Expression = { $_.Id.Substring(0, 8) } }, Expiration
 
-        $notifications = @(Wait-WebhookNotification -Receiver $receiver -Count $channels.Count)
-        Write-Host "Notifications the receiver got ($($notifications.Count)):"
-        $notifications | Format-Table -Property ChannelId, MessageNumber, ResourceState, ResourceId, ChannelToken | Out-Host
+        $notificationColumns = @(
+            @{ Name = 'Watch'; Expression = { $calendarOf[$_.ChannelId] } }
+            $short
+            @{ Name = 'Msg'; Expression = { $_.MessageNumber } }
+            @{ Name = 'State'; Expression = { $_.ResourceState } }
+        )
+        function Show-Notification {
+            param([Parameter(Mandatory)][string]$Title, [Parameter(Mandatory)][int]$Count)
+            Show-Step $Title
+            Receive-DemoNotification -Count $Count | Sort-Object { $calendarOf[$_.ChannelId] }, MessageNumber | Show-Table -Property $notificationColumns
+        }
 
-        Write-Host 'Deliveries the emulator reports:'
-        @(Get-EmulatorDelivery -Emulator $emulator) | Format-Table -Property channelId, messageNumber, resourceState, statusCode, outcome | Out-Host
+        Show-Notification -Title 'Each new channel says sync (message 1)' -Count $channels.Count
+        Show-Record -When 'after the watches'
 
-        $csv = Join-Path -Path $outputRoot -ChildPath 'demo-channels.csv'
-        $channels | Export-Csv -LiteralPath $csv -NoTypeInformation
-        Write-Host "Channels exported to $csv"
-        $channels | Format-Table | Out-Host
-        Write-Host "The channel record ($env:CALENDARWATCH_STORE):"
-        Get-CalendarChannel | Format-Table | Out-Host
+        $null = $emulator.InsertEvent('team@example.com', 'Planning')
+        $null = $emulator.AddAclRule('room-1@resource.calendar.google.com', 'reader', 'user', 'bob@example.com')
+        Show-Notification -Title 'A new event on team@, bob@ shares room-1@: exists' -Count 2
+
+        Show-Step 'Renew the events channel of team@ (Update-CalendarChannel)'
+        $old = $channels | Where-Object { $_.CalendarId -eq 'team@example.com' -and "$($_.Resource)" -eq 'Events' }
+        $renewed = Get-CalendarChannel -Id $old.Id | Update-CalendarChannel
+        $calendarOf[$renewed.Id] = "team@example.com Events"
+        Write-Host "   old $($old.Id.Substring(0, 8)) -> new $($renewed.Id.Substring(0, 8))"
+        Show-Notification -Title 'The new channel says sync' -Count 1
+        Show-Record -When 'after the renewal'
+
+        $null = $emulator.InsertEvent('team@example.com', 'Retro')
+        Show-Notification -Title "Another event on team@: the new channel tells, old $($old.Id.Substring(0, 8)) is silent" -Count 1
+
+        Show-Step 'Stop every live channel (Get-CalendarChannel | Stop-CalendarChannel)'
+        Get-CalendarChannel | Stop-CalendarChannel
+        Show-Record -When 'after stopping'
+
+        $null = $emulator.InsertEvent('team@example.com', 'After hours')
+        $null = $emulator.RemoveAclRule('room-1@resource.calendar.google.com', 'user:bob@example.com')
+        Show-Notification -Title 'Changes on both calendars now: silence' -Count 0
+
+        Write-Host ''
+        Write-Host ('Done in {0:0.0} s. The channel record of the demo:' -f $started.Elapsed.TotalSeconds)
+        Write-Host "   $env:CALENDARWATCH_STORE"
     }
     finally {
-        Stop-WebhookReceiver -Receiver $receiver
-        Stop-CalendarEmulator -Emulator $emulator
+        if ($null -ne $receiver) {
+            # Stopping the runspace's pipeline ends Receive-CalendarNotification and frees its port.
+            $receiver.Stop()
+            $receiver.Dispose()
+        }
+        if ($null -ne $emulator) { Stop-CalendarWatchEmulator -Emulator $emulator }
+        Disconnect-CalendarWatch
         Remove-Module -Name CalendarWatch -ErrorAction SilentlyContinue
     }
 }

@@ -40,7 +40,7 @@ AfterAll {
 Describe 'Module surface' {
     It 'exports exactly the cmdlets the manifest lists' {
         $names = @((Get-Module -Name CalendarWatch).ExportedCmdlets.Keys | Sort-Object)
-        $names | Should -Be @('Connect-CalendarWatch', 'ConvertFrom-CalendarNotification', 'Disconnect-CalendarWatch', 'Get-CalendarChannel', 'Get-CalendarWatchConnection', 'New-CalendarAclWatch', 'New-CalendarEventWatch', 'New-CalendarListWatch', 'New-CalendarSettingsWatch', 'Receive-CalendarNotification', 'Stop-CalendarChannel', 'Update-CalendarChannel')
+        $names | Should -Be @('Connect-CalendarWatch', 'ConvertFrom-CalendarNotification', 'Disconnect-CalendarWatch', 'Get-CalendarChannel', 'Get-CalendarWatchConnection', 'New-CalendarAclWatch', 'New-CalendarEventWatch', 'New-CalendarListWatch', 'New-CalendarSettingsWatch', 'Receive-CalendarNotification', 'Start-CalendarWatchEmulator', 'Stop-CalendarChannel', 'Stop-CalendarWatchEmulator', 'Update-CalendarChannel')
     }
 
     It 'completes -EventType with the known event types' {
@@ -49,7 +49,7 @@ Describe 'Module surface' {
         @($completion.CompletionMatches | ForEach-Object { $_.CompletionText }) | Should -Contain 'focusTime'
     }
 
-    It 'has help for <_>' -ForEach @('Connect-CalendarWatch', 'Get-CalendarWatchConnection', 'Disconnect-CalendarWatch', 'New-CalendarEventWatch', 'New-CalendarAclWatch', 'New-CalendarListWatch', 'New-CalendarSettingsWatch', 'Get-CalendarChannel', 'Stop-CalendarChannel', 'Update-CalendarChannel', 'Receive-CalendarNotification', 'ConvertFrom-CalendarNotification') {
+    It 'has help for <_>' -ForEach @('Connect-CalendarWatch', 'Get-CalendarWatchConnection', 'Disconnect-CalendarWatch', 'New-CalendarEventWatch', 'New-CalendarAclWatch', 'New-CalendarListWatch', 'New-CalendarSettingsWatch', 'Get-CalendarChannel', 'Stop-CalendarChannel', 'Update-CalendarChannel', 'Receive-CalendarNotification', 'ConvertFrom-CalendarNotification', 'Start-CalendarWatchEmulator', 'Stop-CalendarWatchEmulator') {
         $help = Get-Help -Name $_ -Full
         $help.Synopsis | Should -Not -BeNullOrEmpty
         $help.Synopsis | Should -Not -Match '^\s*(New|Connect|Get|Disconnect)-'

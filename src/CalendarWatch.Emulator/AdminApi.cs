@@ -67,6 +67,11 @@ namespace CalendarWatch.Emulator
                         await HttpUtil.WriteJsonAsync(context, 201, new JsonObject { ["email"] = email }).ConfigureAwait(false);
                         return;
                     }
+                    case "POST sink":
+                        // A receiver that takes every notification (channels pointed at BaseUri + "emulator/v1/sink"): the
+                        // deliveries list then shows them delivered, for scripts and demos that run no receiver of their own.
+                        await HttpUtil.WriteJsonAsync(context, 200, new JsonObject()).ConfigureAwait(false);
+                        return;
                     case "GET channels":
                         result = new JsonArray(_emulator.Channels.Select(c => (JsonNode)ChannelJson(c)).ToArray());
                         break;

@@ -496,6 +496,33 @@ namespace CalendarWatch.Emulator
             }
         }
 
+        /// <summary>
+        /// An event or ACL change made as the calendar's owner, without HTTP (the emulator's own methods): the same checks,
+        /// the same notifications as the API. <paramref name="method"/> is an API method id ("calendar.events.insert", ...).
+        /// GoogleApiException for what the API would refuse; ArgumentException for a calendar the emulator does not hold.
+        /// </summary>
+        internal JsonObject? ChangeAsOwner(string method, string calendarId, string? itemId, JsonObject? body)
+        {
+            Caller caller;
+            lock (_state.Gate)
+            {
+                if (!_state.Calendars.TryGetValue(calendarId, out var cal))
+                    throw new ArgumentException("The emulator holds no calendar '" + HttpUtil.Clip(calendarId) + "': create it first (NewCalendar, or POST /emulator/v1/calendars).", nameof(calendarId));
+                caller = new Caller(cal.Owner, null, "emulator-admin", false, null);
+            }
+            var route = new Route(method, calendarId, itemId);
+            var text = body?.ToJsonString() ?? "";
+            switch (method)
+            {
+                case "calendar.events.insert": return InsertEvent(route, caller, text);
+                case "calendar.events.patch": return PatchEvent(route, caller, text);
+                case "calendar.events.delete": DeleteEvent(route, caller); return null;
+                case "calendar.acl.insert": return InsertAcl(route, caller, text);
+                case "calendar.acl.delete": DeleteAcl(route, caller); return null;
+                default: throw new ArgumentOutOfRangeException(nameof(method), method, "Not a change method.");
+            }
+        }
+
         /// <summary>Queues "exists" to every live events channel of the calendar whose eventTypes match. Gate held.</summary>
         private void NotifyEvents(CalendarRecord cal, string eventType, string? otherEventType)
         {

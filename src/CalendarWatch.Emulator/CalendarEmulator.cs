@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Net;
 using System.Net.Sockets;
+using System.Text.Json.Nodes;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -193,6 +194,79 @@ namespace CalendarWatch.Emulator
         {
             if (string.IsNullOrEmpty(principal)) throw new ArgumentException("A principal is required.", nameof(principal));
             return _state.IssueAccessToken(_state.CallerFor(principal, scopes ?? Enumerable.Empty<string>()), lifetime ?? TimeSpan.FromSeconds(3599));
+        }
+
+        /// <summary>
+        /// Inserts an event into a calendar the emulator holds, as its owner, and notifies the calendar's events channels
+        /// ("exists"), as events.insert does. Returns the event id (<paramref name="eventId"/>, or a new one when null).
+        /// <see cref="ArgumentException"/> for a calendar the emulator does not hold; <see cref="InvalidOperationException"/>
+        /// naming Google's status and reason for what events.insert would refuse (an existing id: 409 duplicate; an
+        /// eventType outside the discovery enum: 400 invalid).
+        /// </summary>
+        public string InsertEvent(string calendarId, string? summary = null, string? eventType = null, string? eventId = null)
+        {
+            var body = new JsonObject();
+            if (eventId != null) body["id"] = eventId;
+            if (summary != null) body["summary"] = summary;
+            if (eventType != null) body["eventType"] = eventType;
+            var result = Change("calendar.events.insert", calendarId, null, body);
+            return (string)result!["id"]!;
+        }
+
+        /// <summary>
+        /// Patches an event (its summary and/or eventType) as the calendar's owner and notifies the channels that watch its
+        /// old or new type. An unknown or deleted event: <see cref="InvalidOperationException"/> (404 notFound).
+        /// </summary>
+        public void PatchEvent(string calendarId, string eventId, string? summary = null, string? eventType = null)
+        {
+            if (string.IsNullOrEmpty(eventId)) throw new ArgumentException("An event id is required.", nameof(eventId));
+            var body = new JsonObject();
+            if (summary != null) body["summary"] = summary;
+            if (eventType != null) body["eventType"] = eventType;
+            Change("calendar.events.patch", calendarId, eventId, body);
+        }
+
+        /// <summary>Deletes an event as the calendar's owner and notifies; deleting it twice: <see cref="InvalidOperationException"/> (410 deleted).</summary>
+        public void DeleteEvent(string calendarId, string eventId)
+        {
+            if (string.IsNullOrEmpty(eventId)) throw new ArgumentException("An event id is required.", nameof(eventId));
+            Change("calendar.events.delete", calendarId, eventId, null);
+        }
+
+        /// <summary>
+        /// Adds (or, for an existing rule, changes the role of) an ACL rule as the calendar's owner and notifies its acl
+        /// channels. <paramref name="role"/>: none, freeBusyReader, reader, writer, owner; <paramref name="scopeType"/>:
+        /// default, user, group, domain (every type but default needs <paramref name="scopeValue"/>). Returns the rule id
+        /// ("user:alice@example.com", or "default").
+        /// </summary>
+        public string InsertAclRule(string calendarId, string role, string scopeType, string? scopeValue = null)
+        {
+            var scope = new JsonObject { ["type"] = scopeType };
+            if (scopeValue != null) scope["value"] = scopeValue;
+            var result = Change("calendar.acl.insert", calendarId, null, new JsonObject { ["role"] = role, ["scope"] = scope });
+            return (string)result!["id"]!;
+        }
+
+        /// <summary>Removes an ACL rule ("user:alice@example.com") as the calendar's owner and notifies its acl channels.</summary>
+        public void DeleteAclRule(string calendarId, string ruleId)
+        {
+            if (string.IsNullOrEmpty(ruleId)) throw new ArgumentException("A rule id is required.", nameof(ruleId));
+            Change("calendar.acl.delete", calendarId, ruleId, null);
+        }
+
+        private JsonObject? Change(string method, string calendarId, string? itemId, JsonObject? body)
+        {
+            if (string.IsNullOrEmpty(calendarId)) throw new ArgumentException("A calendar id is required.", nameof(calendarId));
+            try
+            {
+                return _api.ChangeAsOwner(method, calendarId, itemId, body);
+            }
+            catch (GoogleApiException e)
+            {
+                var what = method.Substring("calendar.".Length) + " on calendar '" + HttpUtil.Clip(calendarId) + "'"
+                    + (itemId == null ? "" : ", item '" + HttpUtil.Clip(itemId) + "'");
+                throw new InvalidOperationException(what + " was refused as the API would refuse it: " + e.Code + " " + e.Reason + ": " + e.Message, e);
+            }
         }
 
         /// <summary>Every channel ever created since start or reset, in creation order (snapshot).</summary>

@@ -73,6 +73,12 @@ namespace CalendarWatch
             }
 
             var path = Path.Combine(Folder, name + ".dll");
+            if (!File.Exists(path))
+            {
+                // The emulator (Start-CalendarWatchEmulator) is an executable on net472: CalendarWatch.Emulator.exe.
+                path = Path.Combine(Folder, name + ".exe");
+            }
+
             return File.Exists(path) ? Assembly.LoadFrom(path) : null;
         }
 

@@ -86,6 +86,7 @@ namespace CalendarWatch.Tests.Module
             Assert.Equal("CalendarWatch.ConnectionInfo", OutputTypeOf("Connect-CalendarWatch"));
             Assert.Equal("CalendarWatch.ConnectionInfo", OutputTypeOf("Get-CalendarWatchConnection"));
             Assert.Equal("System.Void", OutputTypeOf("Disconnect-CalendarWatch"));
+            Assert.Equal("CalendarWatch.LocalEmulator", OutputTypeOf("Start-CalendarWatchEmulator"));
         }
 
         [Theory]
