@@ -116,6 +116,8 @@ function Build-Help {
     # The one copy of the cmdlet help: en-US/CalendarWatch.dll-Help.xml under the version folder (Get-Help finds it
     # there for every UI culture on PowerShell 7, falling back to en-US), made from docs/help/<Command>.md and the built
     # cmdlets by docs/New-MamlHelp.ps1, in a PowerShell process of its own so that this one never loads the module.
+    # Not verified on Windows PowerShell 5.1: there the psm1 imports bin/net472/CalendarWatch.dll by path, and Get-Help
+    # looks under the cmdlets' module base, which is then bin/net472.
     $generator = [System.IO.Path]::Combine($repositoryRoot, 'docs', 'New-MamlHelp.ps1')
     $sources = [System.IO.Path]::Combine($repositoryRoot, 'docs', 'help')
     $helpPath = [System.IO.Path]::Combine($moduleOutput, 'en-US', 'CalendarWatch.dll-Help.xml')
