@@ -7,7 +7,8 @@ Builds, tests, packages and demonstrates the CalendarWatch module (PowerShell 7 
 .DESCRIPTION
 -Task Build    publishes src/CalendarWatch for net472 and net8.0 into output/CalendarWatch/<version>/bin/<tfm>/ (with
                its dependencies and deps.json), and src/CalendarWatch.LoadContext, the PowerShell 7 loader, into
-               bin/net8.0/ beside it; copies the manifest, psm1, format file and en-US help to the version folder, and
+               bin/net8.0/ beside it; copies the manifest, psm1, format file and en-US (about_ topics) to the version folder,
+               makes the cmdlet help en-US/CalendarWatch.dll-Help.xml from docs/help/*.md and the built cmdlets, and
                publishes the emulator into output/Emulator/. The version is the manifest's ModuleVersion
                (CalendarWatch.psd1 is the one source).
 -Task Test     Build, then `dotnet test CalendarWatch.slnx`, then the Pester 5 suites (tests/*.Tests.ps1) against the
@@ -69,16 +70,9 @@ function Invoke-Build {
 
     $null = New-Item -ItemType Directory -Path $moduleOutput -Force
     $project = Join-Path -Path (Join-Path -Path $repositoryRoot -ChildPath 'src') -ChildPath 'CalendarWatch'
-    $helpFile = Join-Path -Path (Join-Path -Path (Join-Path -Path $repositoryRoot -ChildPath 'module') -ChildPath 'en-US') -ChildPath 'CalendarWatch.dll-Help.xml'
     foreach ($framework in @('net472', 'net8.0')) {
         $binFolder = Join-Path -Path (Join-Path -Path $moduleOutput -ChildPath 'bin') -ChildPath $framework
         Invoke-DotNet -Arguments @('publish', $project, '--nologo', '-c', $Configuration, '-f', $framework, '-o', $binFolder)
-        # Get-Help looks for <assembly>.dll-Help.xml under the binary module's own folder; a copy there as well as
-        # at the module root keeps help working whichever folder PowerShell treats as the module base.
-        Copy-Item -LiteralPath (Join-Path -Path (Join-Path -Path $repositoryRoot -ChildPath 'module') -ChildPath 'en-US') -Destination $binFolder -Recurse
-        # And beside the dll itself: Get-Help searches the culture folders of the current UI culture, then the folder
-        # itself, so the culture-neutral copy serves sessions whose culture is neither en-US nor en (LANG=C on CI).
-        Copy-Item -LiteralPath $helpFile -Destination $binFolder
     }
 
     # The native SQLite of the channel record (e_sqlite3): only the platforms PowerShell runs on. net8.0 keeps those
@@ -109,7 +103,7 @@ function Invoke-Build {
     Copy-Item -LiteralPath (Join-Path -Path $moduleFolder -ChildPath 'CalendarWatch.psm1') -Destination $moduleOutput
     Copy-Item -LiteralPath (Join-Path -Path $moduleFolder -ChildPath 'CalendarWatch.Format.ps1xml') -Destination $moduleOutput
     Copy-Item -LiteralPath (Join-Path -Path $moduleFolder -ChildPath 'en-US') -Destination $moduleOutput -Recurse
-    Copy-Item -LiteralPath $helpFile -Destination $moduleOutput
+    Build-Help
 
     # The emulator, for the Pester suites and the demo (net8.0 rolls forward to the installed runtime).
     $emulatorProject = Join-Path -Path (Join-Path -Path $repositoryRoot -ChildPath 'src') -ChildPath 'CalendarWatch.Emulator'
@@ -117,6 +111,24 @@ function Invoke-Build {
     Invoke-DotNet -Arguments @('publish', $emulatorProject, '--nologo', '-c', $Configuration, '-f', 'net8.0', '-o', $emulatorOutput)
 
     Write-Host "Built CalendarWatch $moduleVersion into $moduleOutput"
+}
+
+function Build-Help {
+    # The one copy of the cmdlet help: en-US/CalendarWatch.dll-Help.xml under the version folder (Get-Help finds it
+    # there for every UI culture on PowerShell 7, falling back to en-US), made from docs/help/<Command>.md and the built
+    # cmdlets by docs/New-MamlHelp.ps1, in a PowerShell process of its own so that this one never loads the module.
+    # Not verified on Windows PowerShell 5.1: there the psm1 imports bin/net472/CalendarWatch.dll by path, and Get-Help
+    # looks under the cmdlets' module base, which is then bin/net472.
+    $generator = [System.IO.Path]::Combine($repositoryRoot, 'docs', 'New-MamlHelp.ps1')
+    $sources = [System.IO.Path]::Combine($repositoryRoot, 'docs', 'help')
+    $helpPath = [System.IO.Path]::Combine($moduleOutput, 'en-US', 'CalendarWatch.dll-Help.xml')
+    $processPath = [Environment]::ProcessPath
+    $pwsh = if ([System.IO.Path]::GetFileNameWithoutExtension($processPath) -eq 'dotnet') { @($processPath, (Join-Path -Path $PSHOME -ChildPath 'pwsh.dll')) } else { @(, $processPath) }
+    $arguments = @($pwsh | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-File', $generator, '-ModuleManifest', $builtManifest, '-SourceFolder', $sources, '-OutputPath', $helpPath)
+    & $pwsh[0] @arguments
+    if ($LASTEXITCODE -ne 0) {
+        throw "The help build (docs/New-MamlHelp.ps1) failed with exit code $LASTEXITCODE; its message above says what to fix in docs/help."
+    }
 }
 
 function Import-Pester {

@@ -12,7 +12,7 @@ namespace CalendarWatch.Commands
     /// <see cref="CalendarConnection"/> built by the engine (<see cref="ConnectionFactory"/>) and handed to
     /// <see cref="CalendarWatchSession"/>; -NoStore returns it instead, for -Connection.
     /// </summary>
-    [Cmdlet(VerbsCommunications.Connect, "CalendarWatch", DefaultParameterSetName = AccessTokenSet)]
+    [Cmdlet(VerbsCommunications.Connect, "CalendarWatch", DefaultParameterSetName = AccessTokenSet, HelpUri = HelpLinks.Base + "Connect-CalendarWatch.md")]
     [OutputType(typeof(ConnectionInfo))]
     public sealed class ConnectCalendarWatchCommand : PSCmdlet
     {

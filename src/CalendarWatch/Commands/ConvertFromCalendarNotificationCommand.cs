@@ -11,7 +11,7 @@ namespace CalendarWatch.Commands
     /// elsewhere (Pode, Azure Functions, PowerShell Universal, ASP.NET): one request's headers in, one
     /// CalendarWatch.Notification out, or one error saying why the request should be refused.
     /// </summary>
-    [Cmdlet(VerbsData.ConvertFrom, "CalendarNotification")]
+    [Cmdlet(VerbsData.ConvertFrom, "CalendarNotification", HelpUri = HelpLinks.Base + "ConvertFrom-CalendarNotification.md")]
     [OutputType(typeof(Notification))]
     public sealed class ConvertFromCalendarNotificationCommand : PSCmdlet, IDisposable
     {

@@ -6,7 +6,7 @@ namespace CalendarWatch.Commands
     /// Disconnect-CalendarWatch: forgets the session's connection and disposes it (cached tokens go with it). Running it
     /// when not connected does nothing. A connection returned by -PassThru stays usable through -Connection.
     /// </summary>
-    [Cmdlet(VerbsCommunications.Disconnect, "CalendarWatch")]
+    [Cmdlet(VerbsCommunications.Disconnect, "CalendarWatch", HelpUri = HelpLinks.Base + "Disconnect-CalendarWatch.md")]
     [OutputType(typeof(void))]
     public sealed class DisconnectCalendarWatchCommand : PSCmdlet
     {

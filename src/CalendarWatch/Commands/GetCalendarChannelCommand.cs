@@ -11,7 +11,7 @@ namespace CalendarWatch.Commands
     /// time to expiry. Reads a local file only, streaming (100,000 rows never sit in memory), and its objects pipe into
     /// Stop-CalendarChannel and Update-CalendarChannel by property name.
     /// </summary>
-    [Cmdlet(VerbsCommon.Get, "CalendarChannel", DefaultParameterSetName = FilterSet)]
+    [Cmdlet(VerbsCommon.Get, "CalendarChannel", DefaultParameterSetName = FilterSet, HelpUri = HelpLinks.Base + "Get-CalendarChannel.md")]
     [OutputType(typeof(ChannelRecord))]
     public sealed class GetCalendarChannelCommand : PSCmdlet, IDisposable
     {

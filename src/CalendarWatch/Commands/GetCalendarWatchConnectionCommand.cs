@@ -6,7 +6,7 @@ namespace CalendarWatch.Commands
     /// Get-CalendarWatchConnection: the session's connection (kind, account, default subject, scopes, endpoint; never a
     /// secret). Writes nothing when not connected, and says so, with what a watch cmdlet would use instead, under -Verbose.
     /// </summary>
-    [Cmdlet(VerbsCommon.Get, "CalendarWatchConnection")]
+    [Cmdlet(VerbsCommon.Get, "CalendarWatchConnection", HelpUri = HelpLinks.Base + "Get-CalendarWatchConnection.md")]
     [OutputType(typeof(ConnectionInfo))]
     public sealed class GetCalendarWatchConnectionCommand : PSCmdlet
     {

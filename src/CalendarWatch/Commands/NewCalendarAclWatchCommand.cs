@@ -4,7 +4,7 @@ using CalendarWatch.Engine;
 namespace CalendarWatch.Commands
 {
     /// <summary>New-CalendarAclWatch: one acl.watch channel (sharing changes) per calendar id from the pipeline.</summary>
-    [Cmdlet(VerbsCommon.New, "CalendarAclWatch", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = TimeToLiveSet)]
+    [Cmdlet(VerbsCommon.New, "CalendarAclWatch", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = TimeToLiveSet, HelpUri = HelpLinks.Base + "New-CalendarAclWatch.md")]
     [OutputType(typeof(Channel))]
     public sealed class NewCalendarAclWatchCommand : NewCalendarWatchCommandBase
     {

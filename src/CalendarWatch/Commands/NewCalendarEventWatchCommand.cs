@@ -7,7 +7,7 @@ using CalendarWatch.Engine;
 namespace CalendarWatch.Commands
 {
     /// <summary>New-CalendarEventWatch: one events.watch channel per calendar id from the pipeline.</summary>
-    [Cmdlet(VerbsCommon.New, "CalendarEventWatch", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = TimeToLiveSet)]
+    [Cmdlet(VerbsCommon.New, "CalendarEventWatch", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = TimeToLiveSet, HelpUri = HelpLinks.Base + "New-CalendarEventWatch.md")]
     [OutputType(typeof(Channel))]
     public sealed class NewCalendarEventWatchCommand : NewCalendarWatchCommandBase
     {

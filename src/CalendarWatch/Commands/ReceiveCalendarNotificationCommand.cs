@@ -13,7 +13,7 @@ namespace CalendarWatch.Commands
     /// -Count notifications, after -Timeout, on Ctrl+C or when a downstream command (Select-Object -First) has enough;
     /// the port is freed at once.
     /// </summary>
-    [Cmdlet(VerbsCommunications.Receive, "CalendarNotification", DefaultParameterSetName = PortSet)]
+    [Cmdlet(VerbsCommunications.Receive, "CalendarNotification", DefaultParameterSetName = PortSet, HelpUri = HelpLinks.Base + "Receive-CalendarNotification.md")]
     [OutputType(typeof(Notification))]
     public sealed class ReceiveCalendarNotificationCommand : AsyncPSCmdlet
     {

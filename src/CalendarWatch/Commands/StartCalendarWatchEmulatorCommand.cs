@@ -11,7 +11,7 @@ namespace CalendarWatch.Commands
     /// module; nothing else is needed) with the options of its command line, and writes a <see cref="LocalEmulator"/>
     /// that Connect-CalendarWatch -Emulator takes and that tests drive through its methods.
     /// </summary>
-    [Cmdlet(VerbsLifecycle.Start, "CalendarWatchEmulator")]
+    [Cmdlet(VerbsLifecycle.Start, "CalendarWatchEmulator", HelpUri = HelpLinks.Base + "Start-CalendarWatchEmulator.md")]
     [OutputType(typeof(LocalEmulator))]
     public sealed class StartCalendarWatchEmulatorCommand : PSCmdlet
     {

@@ -41,7 +41,7 @@ namespace CalendarWatch.Commands
     /// a short probe watch on the same calendar and resource, stopped at once, since Google's resourceId names the
     /// watched resource. Google's 404 becomes CalendarWatch.ChannelNotFound, saying what it can mean.
     /// </summary>
-    [Cmdlet(VerbsLifecycle.Stop, "CalendarChannel", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+    [Cmdlet(VerbsLifecycle.Stop, "CalendarChannel", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, HelpUri = HelpLinks.Base + "Stop-CalendarChannel.md")]
     [OutputType(typeof(Channel))]
     public sealed class StopCalendarChannelCommand : ChannelCommandBase<StopItem, StopItem>
     {

@@ -6,7 +6,7 @@ namespace CalendarWatch.Commands
     /// Stop-CalendarWatchEmulator: stops each emulator piped in or given, or, with none, every emulator this PowerShell
     /// process started. Its port is free again at once; stopping a stopped emulator does nothing.
     /// </summary>
-    [Cmdlet(VerbsLifecycle.Stop, "CalendarWatchEmulator", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+    [Cmdlet(VerbsLifecycle.Stop, "CalendarWatchEmulator", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, HelpUri = HelpLinks.Base + "Stop-CalendarWatchEmulator.md")]
     [OutputType(typeof(void))]
     public sealed class StopCalendarWatchEmulatorCommand : PSCmdlet
     {

@@ -49,7 +49,7 @@ namespace CalendarWatch.Commands
     /// Every partial outcome leaves a working channel: the new one refused → an error, the old one untouched; the old
     /// one not stopped → a warning naming both. -ExpiringWithin renews only what is due.
     /// </summary>
-    [Cmdlet(VerbsData.Update, "CalendarChannel", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = TimeToLiveSet)]
+    [Cmdlet(VerbsData.Update, "CalendarChannel", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = TimeToLiveSet, HelpUri = HelpLinks.Base + "Update-CalendarChannel.md")]
     [OutputType(typeof(Channel))]
     public sealed class UpdateCalendarChannelCommand : ChannelCommandBase<RenewItem, RenewOutcome>
     {

@@ -335,8 +335,7 @@ namespace CalendarWatch.Tests.Module
         [Fact]
         public void HelpIsValidMamlForEveryCmdletAndParameter()
         {
-            var path = Path.Combine(_repositoryRoot, "module", "en-US", "CalendarWatch.dll-Help.xml");
-            var document = XDocument.Load(path);
+            var document = XDocument.Load(BuiltHelpPath());
             Assert.Equal("helpItems", document.Root!.Name.LocalName);
             Assert.Equal("maml", (string?)document.Root.Attribute("schema"));
 
@@ -386,8 +385,19 @@ namespace CalendarWatch.Tests.Module
 
         private Dictionary<string, XElement> HelpCommands()
         {
-            var document = XDocument.Load(Path.Combine(_repositoryRoot, "module", "en-US", "CalendarWatch.dll-Help.xml"));
+            var document = XDocument.Load(BuiltHelpPath());
             return document.Root!.Elements(Command + "command").ToDictionary(c => c.Element(Command + "details")!.Element(Command + "name")!.Value.Trim());
+        }
+
+        /// <summary>
+        /// The help the build made from docs/help/*.md and the built cmdlets (docs/New-MamlHelp.ps1): the one copy, in the
+        /// module's en-US folder. It needs ./build.ps1 -Task Build, which -Task Test runs before these tests.
+        /// </summary>
+        private static string BuiltHelpPath()
+        {
+            var path = Path.Combine(Repository.Root, "output", "CalendarWatch", Repository.ModuleVersion().ToString(), "en-US", "CalendarWatch.dll-Help.xml");
+            Assert.True(File.Exists(path), $"The built help is missing: {path}. Run ./build.ps1 -Task Build (it makes the help from docs/help/*.md).");
+            return path;
         }
 
         private static string HelpParameter(XElement command, string parameter)
