@@ -355,6 +355,14 @@ namespace CalendarWatch.Engine
 
                 _connection.ApiHealth.Reached();
 
+                if ((int)response.StatusCode == 407)
+                {
+                    // The proxy refused to forward the request: nothing reached Google.
+                    response.Dispose();
+                    throw new CalendarWatchException("CalendarWatch.ProxyAuthenticationRequired", FailureKind.AuthenticationError,
+                        ProxySettings.RefusalMessage(_connection.Proxy, _connection.ApiEndpoint.AbsoluteUri));
+                }
+
                 if (response.IsSuccessStatusCode)
                 {
                     return response;

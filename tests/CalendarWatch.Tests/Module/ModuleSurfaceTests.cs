@@ -180,7 +180,7 @@ namespace CalendarWatch.Tests.Module
             var type = Cmdlets()["Connect-CalendarWatch"];
             Assert.Equal("AccessToken", Named<string>(CmdletAttribute(type), "DefaultParameterSetName"));
             var parameters = Parameters(type);
-            Assert.Equal(new[] { "AccessToken", "ApiEndpoint", "ApplicationDefault", "Emulator", "KeyFile", "MaxRetry", "NoStore", "PassThru", "RetryTimeLimit", "Scope", "Subject" }, parameters.Keys.OrderBy(n => n));
+            Assert.Equal(new[] { "AccessToken", "ApiEndpoint", "ApplicationDefault", "Emulator", "KeyFile", "MaxRetry", "NoStore", "PassThru", "Proxy", "ProxyCredential", "RetryTimeLimit", "Scope", "Subject" }, parameters.Keys.OrderBy(n => n));
 
             Assert.Equal("SecureString", parameters["AccessToken"].Property.PropertyType.Name);
             Assert.Equal(new[] { "AccessToken" }, parameters["AccessToken"].Sets);
