@@ -35,6 +35,7 @@ namespace CalendarWatch.Commands
         [Parameter(ParameterSetName = KeyFileSet, HelpMessage = "The Workspace user to act as when an item gives no -Subject (domain-wide delegation), e.g. admin@example.com.")]
         [Parameter(ParameterSetName = ApplicationDefaultSet, HelpMessage = "The Workspace user to act as when an item gives no -Subject (domain-wide delegation; needs a service account).")]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(SubjectCompleter))]
         public string? Subject { get; set; }
 
         [Parameter(ParameterSetName = AccessTokenSet, HelpMessage = "The API root to call; default https://www.googleapis.com/ (https, or http on loopback only).")]
@@ -47,6 +48,7 @@ namespace CalendarWatch.Commands
         [Parameter(ParameterSetName = KeyFileSet, HelpMessage = "The Google Calendar scopes every call asks for, one per value (full URLs or short names such as calendar.readonly). Default: the narrowest scope per method.")]
         [Parameter(ParameterSetName = ApplicationDefaultSet, HelpMessage = "The Google Calendar scopes every call asks for, one per value (full URLs or short names such as calendar.readonly). Default: the narrowest scope per method.")]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(ScopeCompleter))]
         public string[]? Scope { get; set; }
 
         [Parameter(Mandatory = true, ParameterSetName = EmulatorSet, HelpMessage = "The local CalendarWatch emulator started with --no-auth, as a URL (http://127.0.0.1:8085/) or host:port.")]
