@@ -213,7 +213,7 @@ namespace CalendarWatch.Tests.Module
 
             // The connection description carries no secret; the live connection is not public.
             var info = _cmdletAssembly.GetType("CalendarWatch.ConnectionInfo", throwOnError: true)!;
-            Assert.Equal(new[] { "Account", "DefaultSubject", "Endpoint", "Kind", "MaxRetry", "RetryTimeLimit", "Scopes" }, info.GetProperties().Select(p => p.Name).OrderBy(n => n));
+            Assert.Equal(new[] { "Account", "DefaultSubject", "Endpoint", "Kind", "MaxRetry", "Proxy", "RetryTimeLimit", "Scopes" }, info.GetProperties().Select(p => p.Name).OrderBy(n => n));
             Assert.Equal("CalendarWatch.ConnectionInfo", (string)info.GetField("TypeName")!.GetRawConstantValue()!);
         }
 
