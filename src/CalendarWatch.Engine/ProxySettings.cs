@@ -131,8 +131,9 @@ namespace CalendarWatch.Engine
 
         // Google.Apis.Auth reads a 407's empty body as a token answer and fails with a NullReferenceException; a
         // proxy's refusal is told apart here, before the library sees it.
+        // Token requests are also reported to -Debug (TokenTraceHandler).
         protected override HttpMessageHandler CreateHandler(Google.Apis.Http.CreateHttpClientArgs args) =>
-            new ProxyRefusalHandler(_proxy) { InnerHandler = base.CreateHandler(args) };
+            new TokenTraceHandler { InnerHandler = new ProxyRefusalHandler(_proxy) { InnerHandler = base.CreateHandler(args) } };
 
         private sealed class ProxyRefusalHandler : DelegatingHandler
         {
