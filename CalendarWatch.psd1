@@ -31,7 +31,9 @@
     AliasesToExport      = @()
     PrivateData          = @{
         PSData = @{
-            Tags         = @('Google', 'GoogleCalendar', 'Calendar', 'Workspace', 'GSuite', 'PushNotifications', 'Webhook', 'Watch')
+            # build.ps1 -Task Package adds PSCmdlet_<name>, PSCommand_<name> and PSIncludes_Cmdlet for every cmdlet
+            # exported, and ReleaseNotes from CHANGELOG.md, to the packaged copy of this manifest.
+            Tags         = @('Google', 'GoogleCalendar', 'Calendar', 'Workspace', 'GSuite', 'PushNotifications', 'Webhook', 'Watch', 'PSEdition_Desktop', 'PSEdition_Core', 'Windows', 'Linux', 'MacOS')
             ProjectUri   = 'https://github.com/calendarwatch/CalendarWatch'
             LicenseUri   = 'https://github.com/calendarwatch/CalendarWatch/blob/main/LICENSE'
         }

@@ -13,7 +13,9 @@ Builds, tests, packages and demonstrates the CalendarWatch module (PowerShell 7 
                (CalendarWatch.psd1 is the one source).
 -Task Test     Build, then `dotnet test CalendarWatch.slnx`, then the Pester 5 suites (tests/*.Tests.ps1) against the
                built module. Prints "Tests Passed: N, Failed: N" and fails when anything failed.
--Task Package  Build, then a .nupkg of the built module in output/packages (PSResourceGet), for the Gallery.
+-Task Package  Build (not with -SkipBuild), then output/packages/CalendarWatch.<version>.nupkg for the Gallery: a lean
+               copy of the module (no .pdb or deps.json, one help file, LICENSE), PSCmdlet_/PSCommand_ tags for every
+               exported cmdlet and ReleaseNotes from CHANGELOG.md in the packaged manifest.
 -Task Demo     Build, then the whole lifecycle with the module's own commands: start the emulator, watch events and
                ACL of two calendars, show sync, make changes and show exists, renew and show the old channel go
                silent and the new one deliver, stop and show silence, and the channel record at each step.
@@ -38,7 +40,8 @@ param(
     # Test: skip the Pester suites (xunit only)
     [switch]$SkipPester,
 
-    # Test: skip the build and xunit (Pester only, against the module already built); Demo: skip the build
+    # Test: skip the build and xunit (Pester only, against the module already built); Package: package the module
+    # already built; Demo: skip the build
     [switch]$SkipBuild
 )
 
@@ -232,22 +235,103 @@ function Invoke-Test {
     }
 }
 
+function Get-ReleaseNote {
+    # The CHANGELOG.md section of this version: the lines under "## [<version>]" up to the next "## " heading.
+    $changelog = Join-Path -Path $repositoryRoot -ChildPath 'CHANGELOG.md'
+    $lines = @(Get-Content -LiteralPath $changelog)
+    $heading = '## [' + $moduleVersion + ']'
+    $first = [Array]::FindIndex($lines, [Predicate[string]] { param($line) $line.StartsWith($heading, [StringComparison]::Ordinal) })
+    if ($first -lt 0) {
+        throw "CHANGELOG.md has no section for $moduleVersion (a heading '$heading ...'). Add one before packaging: its text becomes the package's release notes."
+    }
+
+    $section = [System.Collections.Generic.List[string]]::new()
+    $section.Add($lines[$first].Substring(3))
+    for ($index = $first + 1; $index -lt $lines.Count -and -not $lines[$index].StartsWith('## ', [StringComparison]::Ordinal); $index++) {
+        $section.Add($lines[$index])
+    }
+
+    return ($section -join "`n").Trim()
+}
+
 function Invoke-Package {
-    Invoke-Build
+    if (-not $SkipBuild) {
+        Invoke-Build
+    }
+
+    # A lean copy of the built module: one help file (en-US/, which Get-Help finds for every culture), no .pdb, no
+    # deps.json (the loader then treats every assembly in bin/net8.0 as the module's and finds e_sqlite3 under
+    # runtimes/<rid>/native), and one System.Management.dll: the Windows implementation, which Google.Apis.Auth calls
+    # on Windows only (the other copy is a stub that throws on every platform).
+    $staging = [System.IO.Path]::Combine($outputRoot, 'package-staging', 'CalendarWatch')
+    if (Test-Path -LiteralPath $staging) {
+        Remove-Item -LiteralPath $staging -Recurse -Force
+    }
+    $null = New-Item -ItemType Directory -Path $staging -Force
+    Copy-Item -Path (Join-Path -Path $moduleOutput -ChildPath '*') -Destination $staging -Recurse
+    Copy-Item -LiteralPath (Join-Path -Path $repositoryRoot -ChildPath 'LICENSE') -Destination $staging
+    Copy-Item -LiteralPath $manifestPath -Destination $staging -Force
+    Get-ChildItem -LiteralPath $staging -Recurse -File -Include '*.pdb', '*.deps.json' | Remove-Item -Force
+    Get-ChildItem -LiteralPath $staging -File -Filter '*-Help.xml' | Remove-Item -Force
+    foreach ($framework in @('net472', 'net8.0')) {
+        $binFolder = [System.IO.Path]::Combine($staging, 'bin', $framework)
+        Get-ChildItem -LiteralPath $binFolder -File -Filter '*-Help.xml' | Remove-Item -Force
+        Get-ChildItem -LiteralPath $binFolder -Directory | Where-Object { $_.Name -ne 'runtimes' } | Remove-Item -Recurse -Force
+    }
+    $coreBin = [System.IO.Path]::Combine($staging, 'bin', 'net8.0')
+    $windowsManagement = @(Get-ChildItem -Path ([System.IO.Path]::Combine($coreBin, 'runtimes', 'win', 'lib')) -Recurse -File -Filter 'System.Management.dll' -ErrorAction SilentlyContinue)
+    if ($windowsManagement.Count -gt 0) {
+        Move-Item -LiteralPath $windowsManagement[0].FullName -Destination (Join-Path -Path $coreBin -ChildPath 'System.Management.dll') -Force
+        Remove-Item -LiteralPath ([System.IO.Path]::Combine($coreBin, 'runtimes', 'win', 'lib')) -Recurse -Force
+        $emptyWin = [System.IO.Path]::Combine($coreBin, 'runtimes', 'win')
+        if (@(Get-ChildItem -LiteralPath $emptyWin -Force).Count -eq 0) { Remove-Item -LiteralPath $emptyWin -Force }
+    }
+
+    # The packaged manifest: PSCmdlet_/PSCommand_ tags for every exported cmdlet (Find-PSResource -Command and the
+    # Gallery's search read them), and the release notes from CHANGELOG.md. Text edits of the copy keep its layout;
+    # Update-PSModuleManifest would rewrite it and lose quotes inside the notes.
+    $stagedManifest = Join-Path -Path $staging -ChildPath 'CalendarWatch.psd1'
+    $data = Import-PowerShellDataFile -LiteralPath $stagedManifest
+    $tags = [System.Collections.Generic.List[string]]::new([string[]]$data.PrivateData.PSData.Tags)
+    foreach ($cmdlet in $data.CmdletsToExport) {
+        $tags.Add("PSCmdlet_$cmdlet")
+        $tags.Add("PSCommand_$cmdlet")
+    }
+    $tags.Add('PSIncludes_Cmdlet')
+    $quote = { param([string]$text) "'" + $text.Replace("'", "''") + "'" }
+    $text = Get-Content -LiteralPath $stagedManifest -Raw
+    $tagLine = [regex]::Match($text, '(?m)^(?<indent>[ \t]*)Tags[ \t]*=.*$')
+    if (-not $tagLine.Success) {
+        throw "CalendarWatch.psd1 has no 'Tags = ...' line under PrivateData.PSData."
+    }
+    $indent = $tagLine.Groups['indent'].Value
+    $replacement = $indent + 'Tags         = @(' + (($tags | ForEach-Object { & $quote $_ }) -join ', ') + ')' + "`n" +
+        $indent + 'ReleaseNotes = ' + (& $quote (Get-ReleaseNote))
+    $text = $text.Substring(0, $tagLine.Index) + $replacement + $text.Substring($tagLine.Index + $tagLine.Length)
+    Set-Content -LiteralPath $stagedManifest -Value $text -NoNewline -Encoding utf8
+    $check = Import-PowerShellDataFile -LiteralPath $stagedManifest
+    if ($check.PrivateData.PSData.ReleaseNotes -ne (Get-ReleaseNote) -or @($check.PrivateData.PSData.Tags).Count -ne $tags.Count) {
+        throw 'The packaged manifest does not read back with the tags and release notes written into it.'
+    }
+
     $packages = Join-Path -Path $outputRoot -ChildPath 'packages'
     $null = New-Item -ItemType Directory -Path $packages -Force
+    $package = Join-Path -Path $packages -ChildPath "CalendarWatch.$moduleVersion.nupkg"
+    if (Test-Path -LiteralPath $package) {
+        Remove-Item -LiteralPath $package -Force
+    }
+    # A repository registered for this publish only (a unique name), unregistered whatever happens.
     $repositoryName = 'CalendarWatchBuild-' + [guid]::NewGuid().ToString('N')
     Register-PSResourceRepository -Name $repositoryName -Uri $packages -Trusted
     try {
-        # The manifest, not its folder: the folder is named after the version (CalendarWatch/0.1.0), and a folder
-        # path makes PSResourceGet take the package name from the folder's name.
-        Publish-PSResource -Path $builtManifest -Repository $repositoryName
+        # The manifest, not its folder: PSResourceGet takes the package name from a folder path's last segment.
+        Publish-PSResource -Path $stagedManifest -Repository $repositoryName
     }
     finally {
         Unregister-PSResourceRepository -Name $repositoryName
     }
 
-    Get-ChildItem -LiteralPath $packages -Filter '*.nupkg' | ForEach-Object { Write-Host "Package: $($_.FullName)" }
+    Write-Host "Package: $package"
 }
 
 function Invoke-Demo {

@@ -226,16 +226,15 @@ Describe 'New-CalendarEventWatch' {
         $verbose | Should -Not -Match 'verbose-token-5678'
     }
 
-    It 'hides the channel token in the default table view' {
+    It 'hides the channel token in the default table and list views' {
         $calendar = New-TestCalendar
         $channel = New-CalendarEventWatch -CalendarId $calendar -Address $script:address -Token 'do-not-show-1234'
 
-        # Six columns (a 36-character id, a 27-character resource id, a DateTimeOffset, the address) exceed the
-        # 120-column width Out-String falls back to when output is redirected, and Format-Table would cut them
-        # with an ellipsis; -AutoSize and a wide -Width keep every value whole.
+        # The table fits 80 columns (tests/Format.Tests.ps1); the list view shows every other property whole.
         $table = $channel | Format-Table -AutoSize | Out-String -Width 4096
-        $table | Should -Match ([regex]::Escape($channel.ResourceId))
-        $table | Should -Not -Match 'do-not-show-1234'
+        $list = $channel | Format-List | Out-String -Width 4096
+        $list | Should -Match ([regex]::Escape($channel.ResourceId))
+        $table + $list | Should -Not -Match 'do-not-show-1234'
     }
 }
 

@@ -281,9 +281,10 @@ namespace CalendarWatch.Engine
                             throw;
                         }
 
+                        var attempt = ++call.Attempts;
                         try
                         {
-                            var response = await SendOnceAsync(method, relativePath, json, subject, scopes, ct).ConfigureAwait(false);
+                            var response = await SendOnceAsync(method, relativePath, json, subject, scopes, attempt, ct).ConfigureAwait(false);
                             project.Completed(projectSlot);
                             pacer.Completed(slot);
                             return response;
@@ -331,7 +332,7 @@ namespace CalendarWatch.Engine
         /// once more. Returns only success responses; anything else becomes a <see cref="CalendarWatchException"/>
         /// whose phase says whether the API request was sent.
         /// </summary>
-        private async Task<HttpResponseMessage> SendOnceAsync(ApiMethod method, string relativePath, string json, string? subject, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
+        private async Task<HttpResponseMessage> SendOnceAsync(ApiMethod method, string relativePath, string json, string? subject, IReadOnlyList<string> scopes, int callAttempt, CancellationToken cancellationToken)
         {
             var uri = new Uri(_connection.ApiEndpoint, relativePath);
             string? refused = null;
@@ -364,22 +365,40 @@ namespace CalendarWatch.Engine
                 using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
                 {
                     timeout.CancelAfter(_connection.RequestTimeout);
+                    var start = HttpTrace.IsOn ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
                     try
                     {
                         response = await _connection.Http.SendAsync(message, HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);
                     }
-                    catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+                    catch (Exception ex)
                     {
-                        throw Failures.ApiTimeout(ex, uri, _connection.RequestTimeout);
+                        HttpTrace.Report("API", method.Verb, uri, null, ex, start, callAttempt);
+                        if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+                        {
+                            throw Failures.ApiTimeout(ex, uri, _connection.RequestTimeout);
+                        }
+
+                        if (Failures.IsTransportFailure(ex))
+                        {
+                            if (_connection.ApiHealth.Failed(ex)) _connection.ApiHealth.ThrowIfDown();
+                            throw Failures.ApiConnectionFailed(ex, _connection.ApiEndpoint);
+                        }
+
+                        throw;
                     }
-                    catch (Exception ex) when (Failures.IsTransportFailure(ex))
-                    {
-                        if (_connection.ApiHealth.Failed(ex)) _connection.ApiHealth.ThrowIfDown();
-                        throw Failures.ApiConnectionFailed(ex, _connection.ApiEndpoint);
-                    }
+
+                    HttpTrace.Report("API", method.Verb, uri, (int)response.StatusCode, null, start, callAttempt);
                 }
 
                 _connection.ApiHealth.Reached();
+
+                if ((int)response.StatusCode == 407)
+                {
+                    // The proxy refused to forward the request: nothing reached Google.
+                    response.Dispose();
+                    throw new CalendarWatchException("CalendarWatch.ProxyAuthenticationRequired", FailureKind.AuthenticationError,
+                        ProxySettings.RefusalMessage(_connection.Proxy, _connection.ApiEndpoint.AbsoluteUri));
+                }
 
                 if (response.IsSuccessStatusCode)
                 {

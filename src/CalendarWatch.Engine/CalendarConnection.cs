@@ -30,7 +30,7 @@ namespace CalendarWatch.Engine
 
         private readonly HttpClient _http;
 
-        public CalendarConnection(ConnectionKind kind, Uri apiEndpoint, IAccessTokenSource tokenSource, string? defaultSubject = null, IReadOnlyList<string>? scopes = null, HttpMessageHandler? handler = null)
+        public CalendarConnection(ConnectionKind kind, Uri apiEndpoint, IAccessTokenSource tokenSource, string? defaultSubject = null, IReadOnlyList<string>? scopes = null, HttpMessageHandler? handler = null, ProxySettings? proxy = null)
         {
             if (apiEndpoint is null) throw new ArgumentNullException(nameof(apiEndpoint));
             if (!apiEndpoint.IsAbsoluteUri) throw new ArgumentException($"The API endpoint '{apiEndpoint}' is not an absolute URI.", nameof(apiEndpoint));
@@ -41,11 +41,15 @@ namespace CalendarWatch.Engine
             Scopes = scopes is { Count: > 0 } ? scopes : null;
             ApiHealth = new EndpointHealth("the Calendar API endpoint " + ApiEndpoint.AbsoluteUri, "(Connect-CalendarWatch -ApiEndpoint or -Emulator, or " + EmulatorHostVariable + ")");
             TokenHealth = new EndpointHealth("the token endpoint for " + TokenSource, "(for a key file, its token_uri)");
-            _http = new HttpClient(handler ?? CreateHandler(), disposeHandler: true) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
+            Proxy = proxy ?? ProxySettings.System;
+            _http = new HttpClient(handler ?? CreateHandler(Proxy), disposeHandler: true) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
             _http.DefaultRequestHeaders.UserAgent.ParseAdd("CalendarWatch/" + typeof(CalendarConnection).Assembly.GetName().Version?.ToString(3));
         }
 
         public ConnectionKind Kind { get; }
+
+        /// <summary>The proxy API requests go through (the system proxy unless Connect-CalendarWatch -Proxy named one).</summary>
+        public ProxySettings Proxy { get; }
 
         /// <summary>The API root, ending in a slash (Google's is https://www.googleapis.com/).</summary>
         public Uri ApiEndpoint { get; }
@@ -112,7 +116,7 @@ namespace CalendarWatch.Engine
         public IReadOnlyList<string> ScopesFor(IReadOnlyList<string> methodDefault) => Scopes ?? methodDefault;
 
         /// <summary>A connection to a local emulator started without auth.</summary>
-        public static CalendarConnection ForEmulator(Uri endpoint) => new CalendarConnection(ConnectionKind.Emulator, endpoint, new NoTokenSource());
+        public static CalendarConnection ForEmulator(Uri endpoint, ProxySettings? proxy = null) => new CalendarConnection(ConnectionKind.Emulator, endpoint, new NoTokenSource(), proxy: proxy);
 
         /// <summary>A connection that sends a token the caller already has.</summary>
         public static CalendarConnection ForAccessToken(string accessToken, Uri? apiEndpoint = null)
@@ -149,22 +153,24 @@ namespace CalendarWatch.Engine
 
         public void Dispose() => _http.Dispose();
 
-        private static HttpMessageHandler CreateHandler()
+        private static HttpMessageHandler CreateHandler(ProxySettings proxy)
         {
 #if NET
-            return new SocketsHttpHandler
+            var handler = new SocketsHttpHandler
             {
                 PooledConnectionLifetime = TimeSpan.FromMinutes(5),
                 MaxConnectionsPerServer = 256,
                 AutomaticDecompression = System.Net.DecompressionMethods.GZip | System.Net.DecompressionMethods.Deflate,
             };
 #else
-            return new HttpClientHandler
+            var handler = new HttpClientHandler
             {
                 MaxConnectionsPerServer = 256,
                 AutomaticDecompression = System.Net.DecompressionMethods.GZip | System.Net.DecompressionMethods.Deflate,
             };
 #endif
+            proxy.Apply(handler);
+            return handler;
         }
     }
 }

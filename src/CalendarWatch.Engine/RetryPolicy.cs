@@ -271,5 +271,8 @@ namespace CalendarWatch.Engine
         /// attempt too, also when it is not retried.
         /// </summary>
         public bool AnAttemptMayHaveTakenEffect { get; internal set; }
+
+        /// <summary>Attempts started so far (the current one's number, for -Debug).</summary>
+        internal int Attempts { get; set; }
     }
 }

@@ -43,6 +43,7 @@ namespace CalendarWatch
         private CalendarApiClient? _client;
         private ExceptionDispatchInfo? _stopReason;
         private long _notStarted;
+        private Action<HttpExchange>? _debugSink;
 
         protected CalendarApiCmdlet()
         {
@@ -59,6 +60,19 @@ namespace CalendarWatch
 
         /// <summary>Hand this to the engine's onRetry: each retry becomes one -Verbose line on the pipeline thread.</summary>
         protected Action<RetryNotice> RetryReporter { get; }
+
+        /// <summary>Writes a -Debug line on the pipeline thread (dropped once the pipeline is stopping). Thread-safe.</summary>
+        private void PostDebug(string message) => Loop.Post(() =>
+        {
+            if (PipelineStopped) return;
+            try
+            {
+                WriteDebug(message);
+            }
+            catch (PipelineStoppedException)
+            {
+            }
+        });
 
         /// <summary>The Write-Progress activity, such as "Creating event watches".</summary>
         protected virtual string ProgressActivity => MyInvocation.MyCommand.Name;
@@ -102,6 +116,10 @@ namespace CalendarWatch
 
         protected override void BeginProcessing()
         {
+            // -Debug (or $DebugPreference): one line per HTTP exchange of this command, API and token requests alike.
+            var debug = MyInvocation.BoundParameters.TryGetValue("Debug", out var flag) ? flag is SwitchParameter on && on.IsPresent
+                : LanguagePrimitives.TryConvertTo(GetVariableValue("DebugPreference"), out ActionPreference preference) && preference != ActionPreference.SilentlyContinue;
+            _debugSink = debug ? exchange => PostDebug(exchange.ToString()) : null;
             _queue = new BoundedWorkQueue<TRequest, TResult>(ThrottleLimit, ordered: !Unordered.IsPresent, StopToken, Loop);
             _progress = new ProgressReporter(this, ProgressActivity, MyInvocation.ExpectingInput ? null : KnownItemCount);
         }
@@ -136,7 +154,10 @@ namespace CalendarWatch
 
                 var client = GetClient();
                 WriteVerbose(DescribeRequest(request));
-                queue.Enqueue(request, token => Task.Run(() => ExecuteAsync(client, request, token), token), _onReady);
+                var sink = _debugSink;
+                queue.Enqueue(request, sink is null
+                    ? token => Task.Run(() => ExecuteAsync(client, request, token), token)
+                    : token => Task.Run(() => HttpTrace.RunAsync(sink, () => ExecuteAsync(client, request, token)), token), _onReady);
                 ThrowIfStopped();
                 _progress!.Report();
             }

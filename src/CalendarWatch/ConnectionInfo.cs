@@ -25,6 +25,7 @@ namespace CalendarWatch
             DefaultSubject = connection.DefaultSubject;
             Scopes = connection.Scopes?.ToArray() ?? Array.Empty<string>();
             Endpoint = connection.ApiEndpoint;
+            Proxy = connection.Proxy.ToString();
             MaxRetry = connection.Retry.MaxRetry;
             RetryTimeLimit = connection.Retry.RetryTimeLimit;
         }
@@ -43,6 +44,9 @@ namespace CalendarWatch
 
         /// <summary>The API root the connection calls.</summary>
         public Uri Endpoint { get; }
+
+        /// <summary>The proxy requests go through: "the system proxy" or its address (never a password), and whether a credential is set.</summary>
+        public string Proxy { get; }
 
         /// <summary>Retries after a failed attempt (Connect-CalendarWatch -MaxRetry).</summary>
         public int MaxRetry { get; }

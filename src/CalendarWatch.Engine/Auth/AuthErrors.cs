@@ -24,6 +24,14 @@ namespace CalendarWatch.Engine.Auth
             var scopeText = string.Join(",", scopes);
             var acting = subject is null ? identity : $"{identity} acting as {subject}";
             CalendarWatchException result;
+            for (var inner = failure; inner != null; inner = inner.InnerException)
+            {
+                if (inner is ProxyAuthenticationRequiredException proxyRefusal)
+                {
+                    return new CalendarWatchException("CalendarWatch.ProxyAuthenticationRequired", FailureKind.AuthenticationError, proxyRefusal.Message) { Subject = subject, Phase = FailurePhase.TokenEndpoint };
+                }
+            }
+
             switch (failure)
             {
                 case TokenResponseException tokenError:

@@ -20,27 +20,28 @@ namespace CalendarWatch.Engine.Auth
         /// </summary>
         /// <param name="subject">The user to impersonate by default (domain-wide delegation); null = the service account itself.</param>
         /// <param name="scopes">Scopes for every call (short names like <c>calendar.readonly</c> are completed); null = narrowest per method.</param>
-        public static CalendarConnection ConnectServiceAccount(string keyFilePath, string? subject, IReadOnlyList<string>? scopes, Uri? apiEndpoint)
-            => ConnectServiceAccount(ServiceAccountKey.Load(keyFilePath), subject, scopes, apiEndpoint, clock: null);
+        /// <param name="proxy">The proxy for token and API requests; null = the system proxy.</param>
+        public static CalendarConnection ConnectServiceAccount(string keyFilePath, string? subject, IReadOnlyList<string>? scopes, Uri? apiEndpoint, ProxySettings? proxy = null)
+            => ConnectServiceAccount(ServiceAccountKey.Load(keyFilePath), subject, scopes, apiEndpoint, clock: null, proxy: proxy);
 
         /// <summary>
         /// The same from a loaded key. <paramref name="clock"/> is the clock Google.Apis.Auth signs and expires tokens
         /// by (null = the system clock); tests pass one they control.
         /// </summary>
-        public static CalendarConnection ConnectServiceAccount(ServiceAccountKey key, string? subject, IReadOnlyList<string>? scopes, Uri? apiEndpoint, IClock? clock = null)
+        public static CalendarConnection ConnectServiceAccount(ServiceAccountKey key, string? subject, IReadOnlyList<string>? scopes, Uri? apiEndpoint, IClock? clock = null, ProxySettings? proxy = null)
         {
             if (key is null) throw new ArgumentNullException(nameof(key));
             var defaultSubject = GoogleTokenSource.NormalizeSubject(subject);
             var scopeOverride = NormalizeScopeOverride(scopes);
-            return new CalendarConnection(ConnectionKind.ServiceAccount, ValidateApiEndpoint(apiEndpoint), CreateServiceAccountTokenSource(key, clock), defaultSubject, scopeOverride);
+            return new CalendarConnection(ConnectionKind.ServiceAccount, ValidateApiEndpoint(apiEndpoint), CreateServiceAccountTokenSource(key, clock, proxy), defaultSubject, scopeOverride, proxy: proxy);
         }
 
-        /// <summary>A token source for a service account key: one credential per (subject, scope set).</summary>
-        public static GoogleTokenSource CreateServiceAccountTokenSource(ServiceAccountKey key, IClock? clock = null)
+        /// <summary>A token source for a service account key: one credential per (subject, scope set); token requests through <paramref name="proxy"/> (null = the system proxy).</summary>
+        public static GoogleTokenSource CreateServiceAccountTokenSource(ServiceAccountKey key, IClock? clock = null, ProxySettings? proxy = null)
         {
             if (key is null) throw new ArgumentNullException(nameof(key));
             return new GoogleTokenSource(
-                (subject, scopes) => key.CreateCredential(subject, scopes, clock),
+                (subject, scopes) => key.CreateCredential(subject, scopes, clock, proxy),
                 account: key.ClientEmail,
                 clientId: key.ClientId,
                 supportsSubject: true,
@@ -52,8 +53,8 @@ namespace CalendarWatch.Engine.Auth
         /// (a user's refresh token; the user chose it) or the metadata server, through
         /// <see cref="GoogleCredential.GetApplicationDefault"/>.
         /// </summary>
-        public static CalendarConnection ConnectApplicationDefault(string? subject, IReadOnlyList<string>? scopes, Uri? apiEndpoint)
-            => ConnectCredential(LoadApplicationDefault(), ConnectionKind.ApplicationDefault, subject, scopes, apiEndpoint);
+        public static CalendarConnection ConnectApplicationDefault(string? subject, IReadOnlyList<string>? scopes, Uri? apiEndpoint, ProxySettings? proxy = null)
+            => ConnectCredential(LoadApplicationDefault(), ConnectionKind.ApplicationDefault, subject, scopes, apiEndpoint, proxy);
 
         /// <summary>The variable naming an ADC file (Google's convention).</summary>
         public const string CredentialsVariable = "GOOGLE_APPLICATION_CREDENTIALS";
@@ -165,9 +166,16 @@ namespace CalendarWatch.Engine.Auth
         /// A connection over any Google.Apis.Auth credential the caller obtained deliberately (ADC, a user login).
         /// A subject requires a service account credential.
         /// </summary>
-        public static CalendarConnection ConnectCredential(GoogleCredential credential, ConnectionKind kind, string? subject, IReadOnlyList<string>? scopes, Uri? apiEndpoint)
+        public static CalendarConnection ConnectCredential(GoogleCredential credential, ConnectionKind kind, string? subject, IReadOnlyList<string>? scopes, Uri? apiEndpoint, ProxySettings? proxy = null)
         {
             if (credential is null) throw new ArgumentNullException(nameof(credential));
+            // Token requests through the connection's proxy; the metadata server (link-local, on the machine's own
+            // network) is asked directly.
+            if (credential.UnderlyingCredential is not ComputeCredential)
+            {
+                credential = credential.CreateWithHttpClientFactory(new ProxyHttpClientFactory(proxy ?? ProxySettings.System));
+            }
+
             var defaultSubject = GoogleTokenSource.NormalizeSubject(subject);
             var scopeOverride = NormalizeScopeOverride(scopes);
             var tokenSource = CreateTokenSource(credential);
@@ -178,7 +186,7 @@ namespace CalendarWatch.Engine.Auth
                 { Subject = defaultSubject };
             }
 
-            return new CalendarConnection(kind, ValidateApiEndpoint(apiEndpoint), tokenSource, defaultSubject, scopeOverride);
+            return new CalendarConnection(kind, ValidateApiEndpoint(apiEndpoint), tokenSource, defaultSubject, scopeOverride, proxy: proxy);
         }
 
         /// <summary>A token source over a <see cref="GoogleCredential"/>: per key, CreateWithUser(subject).CreateScoped(scopes).</summary>

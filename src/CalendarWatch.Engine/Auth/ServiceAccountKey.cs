@@ -160,7 +160,7 @@ namespace CalendarWatch.Engine.Auth
         /// One credential for (subject, scopes), sharing this key's RSA key. Each has its own token cache and refresh;
         /// <paramref name="clock"/> is the clock Google.Apis.Auth uses for the JWT's iat/exp and for token expiry.
         /// </summary>
-        internal ServiceAccountCredential CreateCredential(string? subject, IEnumerable<string> scopes, IClock? clock)
+        internal ServiceAccountCredential CreateCredential(string? subject, IEnumerable<string> scopes, IClock? clock, ProxySettings? proxy = null)
         {
             var initializer = new ServiceAccountCredential.Initializer(_credential.Id, _credential.TokenServerUrl)
             {
@@ -170,6 +170,8 @@ namespace CalendarWatch.Engine.Auth
                 User = subject,
                 Scopes = scopes.ToArray(),
                 Clock = clock ?? SystemClock.Default,
+                // Token requests go through the same proxy as the API requests.
+                HttpClientFactory = new ProxyHttpClientFactory(proxy ?? ProxySettings.System),
             };
             return new ServiceAccountCredential(initializer);
         }

@@ -36,4 +36,12 @@ namespace CalendarWatch.Engine.Store
         /// <summary>The moment that decides expired and expiring; null: the store's clock.</summary>
         public DateTimeOffset? Now { get; set; }
     }
+
+    /// <summary>The record's fields that tab completion offers values of (<see cref="ChannelStore.Suggest"/>).</summary>
+    public enum ChannelField
+    {
+        CalendarId,
+        Subject,
+        ChannelId,
+    }
 }

@@ -526,6 +526,47 @@ namespace CalendarWatch.Engine.Store
             });
         }
 
+        /// <summary>
+        /// For tab completion: up to <paramref name="limit"/> distinct values of <paramref name="field"/> that start with
+        /// <paramref name="prefix"/> (case-insensitive), sorted. Channel ids are the live channels' only (Active,
+        /// Pending, MayExist: what Stop- and Update-CalendarChannel act on); calendar ids and subjects come from every
+        /// row. Read through the indexes, so a record of 100,000 rows answers at once.
+        /// </summary>
+        public IReadOnlyList<string> Suggest(ChannelField field, string? prefix, int limit = 100)
+        {
+            ThrowIfDisposed();
+            if (limit <= 0) throw new ArgumentOutOfRangeException(nameof(limit), limit, "The limit must be positive.");
+            var column = field switch
+            {
+                ChannelField.CalendarId => "calendar_id",
+                ChannelField.Subject => "subject",
+                ChannelField.ChannelId => "channel_id",
+                _ => throw new ArgumentOutOfRangeException(nameof(field), field, "Not a field that completes."),
+            };
+            var now = Now();
+            return Run(connection =>
+            {
+                using var command = connection.CreateCommand();
+                var live = field == ChannelField.ChannelId ? " AND (" + StateCondition(new[] { ChannelState.Pending, ChannelState.MayExist, ChannelState.Active }) + ")" : string.Empty;
+                command.CommandText = "SELECT DISTINCT " + column + " FROM channels WHERE " + column + " IS NOT NULL AND " + column + " <> ''" +
+                                      " AND substr(" + column + ", 1, $length) = $prefix COLLATE NOCASE" + live +
+                                      " ORDER BY " + column + " COLLATE NOCASE LIMIT $limit;";
+                var text = prefix ?? string.Empty;
+                Bind(command, "$prefix", text);
+                Bind(command, "$length", text.Length);
+                Bind(command, "$limit", limit);
+                Bind(command, "$now", ToUnixMs(now));
+                var values = new List<string>();
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    values.Add(reader.GetString(0));
+                }
+
+                return (IReadOnlyList<string>)values;
+            });
+        }
+
         /// <summary>Closes the pooled connections to the file. The store cannot be used afterwards.</summary>
         public void Dispose()
         {

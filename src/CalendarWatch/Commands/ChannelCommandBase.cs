@@ -18,6 +18,7 @@ namespace CalendarWatch.Commands
         [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, HelpMessage = "The channel's id (the Id the watch returned; X-Goog-Channel-ID on its notifications).")]
         [Alias("ChannelId")]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(ChannelIdCompleter))]
         public string Id { get; set; } = string.Empty;
 
         [Parameter(Position = 1, ValueFromPipelineByPropertyName = true, HelpMessage = "The ResourceId the watch returned (X-Goog-Resource-ID on its notifications). Without it, the channel's CalendarId, Resource and Address let CalendarWatch find it.")]
@@ -28,6 +29,7 @@ namespace CalendarWatch.Commands
         [Parameter(ValueFromPipelineByPropertyName = true, HelpMessage = "The watched calendar (names the item in messages; finds a lost ResourceId).")]
         [AllowNull]
         [AllowEmptyString]
+        [ArgumentCompleter(typeof(CalendarIdCompleter))]
         public string? CalendarId { get; set; }
 
         [Parameter(ValueFromPipelineByPropertyName = true, HelpMessage = "What the channel watches: Events, Acl, CalendarList or Settings.")]
@@ -44,6 +46,7 @@ namespace CalendarWatch.Commands
         [Alias("UserPrincipalName", "Email")]
         [AllowNull]
         [AllowEmptyString]
+        [ArgumentCompleter(typeof(SubjectCompleter))]
         public string? Subject { get; set; }
 
         [Parameter(ValueFromPipelineByPropertyName = true, HelpMessage = "The identity that made the channel (the output's Account); named when Google does not know the channel.")]

@@ -35,6 +35,7 @@ namespace CalendarWatch.Commands
         [Parameter(ParameterSetName = KeyFileSet, HelpMessage = "The Workspace user to act as when an item gives no -Subject (domain-wide delegation), e.g. admin@example.com.")]
         [Parameter(ParameterSetName = ApplicationDefaultSet, HelpMessage = "The Workspace user to act as when an item gives no -Subject (domain-wide delegation; needs a service account).")]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(SubjectCompleter))]
         public string? Subject { get; set; }
 
         [Parameter(ParameterSetName = AccessTokenSet, HelpMessage = "The API root to call; default https://www.googleapis.com/ (https, or http on loopback only).")]
@@ -47,11 +48,21 @@ namespace CalendarWatch.Commands
         [Parameter(ParameterSetName = KeyFileSet, HelpMessage = "The Google Calendar scopes every call asks for, one per value (full URLs or short names such as calendar.readonly). Default: the narrowest scope per method.")]
         [Parameter(ParameterSetName = ApplicationDefaultSet, HelpMessage = "The Google Calendar scopes every call asks for, one per value (full URLs or short names such as calendar.readonly). Default: the narrowest scope per method.")]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(ScopeCompleter))]
         public string[]? Scope { get; set; }
 
         [Parameter(Mandatory = true, ParameterSetName = EmulatorSet, HelpMessage = "The local CalendarWatch emulator started with --no-auth, as a URL (http://127.0.0.1:8085/) or host:port.")]
         [ValidateNotNull]
         public Uri? Emulator { get; set; }
+
+        [Parameter(HelpMessage = "The http proxy for token and API requests, as http://proxy.example.com:8080 or host:port. Default: the system proxy (HTTP_PROXY/HTTPS_PROXY/NO_PROXY off Windows).")]
+        [ValidateNotNull]
+        public Uri? Proxy { get; set; }
+
+        [Parameter(HelpMessage = "The account for a proxy that asks for one (407), from Get-Credential; with -Proxy or for the system proxy. Never shown.")]
+        [ValidateNotNull]
+        [Credential]
+        public PSCredential? ProxyCredential { get; set; }
 
         [Parameter(HelpMessage = "Return the connection's description (kind, account, subject, scopes, endpoint; never a secret), usable as -Connection.")]
         public SwitchParameter PassThru { get; set; }
@@ -68,10 +79,22 @@ namespace CalendarWatch.Commands
 
         protected override void EndProcessing()
         {
+            ProxySettings proxy;
+            try
+            {
+                proxy = CreateProxySettings();
+            }
+            catch (CalendarWatchException ex)
+            {
+                // No target object: the -Proxy value may carry a password (the message shows it redacted).
+                ThrowTerminatingError(ErrorRecords.From(ex, null));
+                throw;
+            }
+
             CalendarConnection connection;
             try
             {
-                connection = Create();
+                connection = Create(proxy);
             }
             catch (CalendarWatchException ex)
             {
@@ -98,18 +121,19 @@ namespace CalendarWatch.Commands
             }
         }
 
-        private CalendarConnection Create()
+        private CalendarConnection Create(ProxySettings proxy)
         {
+            WriteVerbose($"Token and API requests go through {proxy}.");
             switch (ParameterSetName)
             {
                 case EmulatorSet:
-                    return CalendarConnection.ForEmulator(EmulatorEndpoint(Emulator!));
+                    return CalendarConnection.ForEmulator(EmulatorEndpoint(Emulator!), proxy);
                 case KeyFileSet:
                     // Relative paths and ~ resolve against the current PowerShell location, not the process's folder.
                     var path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(KeyFile!);
-                    return ConnectionFactory.ConnectServiceAccount(path, Subject, Scope, ApiEndpoint);
+                    return ConnectionFactory.ConnectServiceAccount(path, Subject, Scope, ApiEndpoint, proxy);
                 case ApplicationDefaultSet:
-                    return ConnectionFactory.ConnectApplicationDefault(Subject, Scope, ApiEndpoint);
+                    return ConnectionFactory.ConnectApplicationDefault(Subject, Scope, ApiEndpoint, proxy);
                 default:
                     // Absolute https, or http on loopback only: the engine's one rule for every token-bearing connection.
                     var endpoint = ConnectionFactory.ValidateApiEndpoint(ApiEndpoint);
@@ -121,8 +145,15 @@ namespace CalendarWatch.Commands
                             "The access token is empty. Give the token you hold, for example (Read-Host -AsSecureString).", null));
                     }
 
-                    return new CalendarConnection(ConnectionKind.AccessToken, endpoint, new StaticTokenSource(token.Trim()), defaultSubject: null, scopes: scopes);
+                    return new CalendarConnection(ConnectionKind.AccessToken, endpoint, new StaticTokenSource(token.Trim()), defaultSubject: null, scopes: scopes, proxy: proxy);
             }
+        }
+
+        /// <summary>-Proxy and -ProxyCredential: one proxy, or the system proxy (with the credential, when given).</summary>
+        private ProxySettings CreateProxySettings()
+        {
+            var credential = ProxyCredential is null || ProxyCredential == PSCredential.Empty ? null : ProxyCredential.GetNetworkCredential();
+            return Proxy is null ? ProxySettings.SystemWith(credential) : ProxySettings.For(Proxy, credential);
         }
 
         /// <summary>-MaxRetry and -RetryTimeLimit, for every way of connecting (like Set-MgRequestContext).</summary>

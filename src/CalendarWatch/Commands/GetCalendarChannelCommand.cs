@@ -26,10 +26,12 @@ namespace CalendarWatch.Commands
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = IdSet, ValueFromPipelineByPropertyName = true, HelpMessage = "The channel ids to show, in any state.")]
         [Alias("ChannelId")]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(ChannelIdCompleter))]
         public string[]? Id { get; set; }
 
         [Parameter(Position = 0, ParameterSetName = FilterSet, HelpMessage = "Only channels on this calendar (case-insensitive; 'me' for calendar-list and settings watches).")]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(CalendarIdCompleter))]
         public string? CalendarId { get; set; }
 
         [Parameter(ParameterSetName = FilterSet, HelpMessage = "Only channels that watch this: Events, Acl, CalendarList or Settings.")]
@@ -44,6 +46,7 @@ namespace CalendarWatch.Commands
 
         [Parameter(ParameterSetName = FilterSet, HelpMessage = "Only channels made as this user (domain-wide delegation).")]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(SubjectCompleter))]
         public string? Subject { get; set; }
 
         [Parameter(ParameterSetName = FilterSet, HelpMessage = "Only channels made by this identity (a service account's email).")]

@@ -166,6 +166,7 @@ namespace CalendarWatch.Commands
         [Alias("ResourceEmail", "PrimaryEmail")]
         [CalendarIdTransformation]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(CalendarIdCompleter))]
         public string[] CalendarId { get; set; } = Array.Empty<string>();
 
         /// <summary>
@@ -180,6 +181,7 @@ namespace CalendarWatch.Commands
         [Alias("UserPrincipalName", "Email")]
         [AllowNull]
         [AllowEmptyString]
+        [ArgumentCompleter(typeof(SubjectCompleter))]
         public string? Subject { get; set; }
 
         /// <summary>The number of ids when they were given as an array on the command line (not piped).</summary>
@@ -216,6 +218,7 @@ namespace CalendarWatch.Commands
         [Alias("UserPrincipalName", "Email")]
         [AllowNull]
         [AllowEmptyString]
+        [ArgumentCompleter(typeof(SubjectCompleter))]
         public string? Subject { get; set; }
 
         protected override IEnumerable<WatchRequest?> BuildRequests()
