@@ -100,6 +100,15 @@ namespace CalendarWatch.Benchmarks
         /// <summary>Only the receiver's figures (and the import time): no emulator.</summary>
         public bool ReceiveOnly { get; set; }
 
+        /// <summary>Only the pipeline in PowerShell (section 9) and the import time: first and second run, CPU per channel.</summary>
+        public bool PipelineOnly { get; set; }
+
+        /// <summary>Sequential requests that measure the emulator's time per request for section 9's bound.</summary>
+        public int PipelineSample { get; set; } = 200;
+
+        /// <summary>Watches of section 9's zero-latency run (after a warm-up of a quarter as many).</summary>
+        public int PipelineCpuWatches { get; set; } = 20_000;
+
         public static BenchmarkOptions Parse(IReadOnlyList<string> args)
         {
             var options = new BenchmarkOptions();
@@ -142,6 +151,9 @@ namespace CalendarWatch.Benchmarks
                     case "--receive-count": options.ReceiveCount = Math.Max(1, NextInt()); break;
                     case "--receive-rate": options.ReceiveRate = Math.Max(1, NextInt()); break;
                     case "--receive-only": options.ReceiveOnly = true; break;
+                    case "--pipeline-only": options.PipelineOnly = true; break;
+                    case "--pipeline-sample": options.PipelineSample = Math.Max(1, NextInt()); break;
+                    case "--pipeline-cpu-watches": options.PipelineCpuWatches = Math.Max(1, NextInt()); break;
                     case "--smoke":
                         options.Smoke = true;
                         options.Watches = 40;
@@ -159,9 +171,11 @@ namespace CalendarWatch.Benchmarks
                         options.RenewSubjects = 3;
                         options.ReceiveCount = 200;
                         options.ReceiveRate = 200;
+                        options.PipelineSample = 10;
+                        options.PipelineCpuWatches = 200;
                         break;
                     default:
-                        throw new ArgumentException($"Unknown argument '{arg}'. Use --watches N --items N --latency-ms N --throttle N --quota N --quota-window-ms N --quota-long-window-ms N --quota-long-watches N --retry-after N --store-records N --store-writes N --store-only --emulator PATH --import-runs N --module PATH --pwsh PATH --import-only --trace-pacer --quota-only --lifecycle-only --renew-channels N --renew-subjects N --receive-count N --receive-rate N --receive-only --smoke.");
+                        throw new ArgumentException($"Unknown argument '{arg}'. Use --watches N --items N --latency-ms N --throttle N --quota N --quota-window-ms N --quota-long-window-ms N --quota-long-watches N --retry-after N --store-records N --store-writes N --store-only --emulator PATH --import-runs N --module PATH --pwsh PATH --import-only --trace-pacer --quota-only --lifecycle-only --renew-channels N --renew-subjects N --receive-count N --receive-rate N --receive-only --pipeline-only --pipeline-sample N --pipeline-cpu-watches N --smoke.");
                 }
             }
 
@@ -209,13 +223,20 @@ namespace CalendarWatch.Benchmarks
             }
 
             // The receiver, before the emulator starts: a fresh PowerShell and the load generator share the cores with nothing else of ours.
-            if (!options.QuotaOnly && !options.LifecycleOnly)
+            if (!options.QuotaOnly && !options.LifecycleOnly && !options.PipelineOnly)
             {
                 await ReceiveBenchmark.RunAsync(options, options.ModulePath ?? ImportBenchmark.DefaultManifestPath(), figures.Line, figures.Note, cancellationToken).ConfigureAwait(false);
             }
 
             if (options.ReceiveOnly)
             {
+                return 0;
+            }
+
+            if (options.PipelineOnly)
+            {
+                await using var pipelineEmulator = await EmulatorProcess.StartAsync(options.EmulatorPath ?? EmulatorProcess.DefaultDllPath(), options.LatencyMs, cancellationToken).ConfigureAwait(false);
+                await PipelineBenchmark.RunAsync(pipelineEmulator, options, output.WriteLine, figures.Line, cancellationToken).ConfigureAwait(false);
                 return 0;
             }
 
@@ -299,6 +320,9 @@ namespace CalendarWatch.Benchmarks
                 StoreBenchmark.Run(options, figures.Line, figures.Note);
                 await emulator.SetFaultsAsync(new Dictionary<string, object?> { ["latencyMs"] = options.LatencyMs }, cancellationToken).ConfigureAwait(false);
                 await LifecycleBenchmark.RunAsync(emulator, options, output.WriteLine, cancellationToken).ConfigureAwait(false);
+
+                // 9. The watch pipeline in PowerShell: the first run of a process against the measured bound, CPU per channel.
+                await PipelineBenchmark.RunAsync(emulator, options, output.WriteLine, figures.Line, cancellationToken).ConfigureAwait(false);
             }
 
             return 0;

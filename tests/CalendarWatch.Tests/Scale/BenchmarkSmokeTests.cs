@@ -39,6 +39,7 @@ namespace CalendarWatch.Tests.Scale
                 "stream_managed_heap_growth", "token_requests", "import_module_median",
                 "store_list_100k", "store_filter_100k", "store_write_per_channel", "store_write_per_channel_full_sync",
                 "receive_rate_achieved", "receive_status_not_200", "receive_lost", "receive_latency_p99", "receive_cpu_per_notification",
+                "pipeline_first_run_wall_over_measured_request_bound", "pipeline_second_run_wall_over_measured_request_bound", "pipeline_cpu_per_channel",
             })
             {
                 Assert.True(figures.ContainsKey(name), $"'{name}' missing from:\n{text}");
@@ -88,6 +89,14 @@ namespace CalendarWatch.Tests.Scale
             Assert.Equal(1, figures["import_module_runs"].Value);
             Assert.Equal("ms", figures["import_module_median"].Unit);
             Assert.True(figures["import_module_median"].Value > 0, text);
+
+            // The pipeline in PowerShell: every watch made in both runs and in the zero-latency run.
+            Assert.Equal(40, figures["pipeline_watches"].Value);
+            Assert.Equal(0, figures["pipeline_first_run_failures"].Value);
+            Assert.Equal(0, figures["pipeline_second_run_failures"].Value);
+            Assert.Equal(0, figures["pipeline_cpu_failures"].Value);
+            Assert.Equal("x", figures["pipeline_first_run_wall_over_measured_request_bound"].Unit);
+            Assert.Equal("ms", figures["pipeline_cpu_per_channel"].Unit);
         }
     }
 }
