@@ -323,6 +323,52 @@ function Get-PowerShellCommand {
     return @(, $processPath)
 }
 
+function Invoke-PowerShellChild {
+    <#
+    .SYNOPSIS
+    Runs a script file in a new process of this PowerShell (Get-PowerShellCommand), bounded by $Timeout, with the
+    environment variables $Environment set in it; returns ExitCode, Output (stdout) and Errors (stderr).
+    #>
+    param(
+        [Parameter(Mandatory)][string]$File,
+        [string[]]$ArgumentList = @(),
+        [TimeSpan]$Timeout = [TimeSpan]::FromMinutes(2),
+        [hashtable]$Environment = @{}
+    )
+
+    $powerShell = Get-PowerShellCommand
+    $startInfo = [System.Diagnostics.ProcessStartInfo]::new($powerShell[0])
+    foreach ($argument in @($powerShell | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-File', $File) + $ArgumentList) {
+        $startInfo.ArgumentList.Add($argument)
+    }
+    foreach ($name in $Environment.Keys) {
+        $startInfo.Environment[$name] = $Environment[$name]
+    }
+
+    $startInfo.UseShellExecute = $false
+    $startInfo.RedirectStandardOutput = $true
+    $startInfo.RedirectStandardError = $true
+    $process = [System.Diagnostics.Process]::Start($startInfo)
+    try {
+        $stdout = $process.StandardOutput.ReadToEndAsync()
+        $stderr = $process.StandardError.ReadToEndAsync()
+        if (-not $process.WaitForExit([int]$Timeout.TotalMilliseconds)) {
+            $process.Kill($true)
+            throw "'$File' did not finish within $Timeout."
+        }
+
+        $process.WaitForExit()
+        [PSCustomObject]@{
+            ExitCode = $process.ExitCode
+            Output   = $stdout.GetAwaiter().GetResult()
+            Errors   = $stderr.GetAwaiter().GetResult()
+        }
+    }
+    finally {
+        $process.Dispose()
+    }
+}
+
 function Start-WebhookReceiver {
     <#
     .SYNOPSIS
@@ -509,6 +555,7 @@ Export-ModuleMember -Function @(
     'New-EmulatorServiceAccount'
     'Get-TestPackageFile'
     'Get-PowerShellCommand'
+    'Invoke-PowerShellChild'
     'New-EmulatorCalendar'
     'Get-EmulatorChannel'
     'Get-EmulatorDelivery'

@@ -46,7 +46,6 @@ BeforeAll {
     $script:builtManifest = Get-BuiltModuleManifest -RepositoryRoot $script:repositoryRoot
     $script:moduleBin = [System.IO.Path]::Combine((Split-Path -Path $script:builtManifest -Parent), 'bin', 'net8.0')
     $script:caseScript = Join-Path -Path $PSScriptRoot -ChildPath 'Isolation.Case.ps1'
-    $script:powerShell = Get-PowerShellCommand
 
     $script:emulator = Start-CalendarEmulator -RepositoryRoot $script:repositoryRoot -WithAuth
     $script:receiver = Start-WebhookReceiver
@@ -55,44 +54,6 @@ BeforeAll {
     # Without -Subject the service account acts as itself: "primary" is its own calendar, which the emulator gives it.
     $script:serviceAccount = New-EmulatorServiceAccount -Emulator $script:emulator -KeyPath (Join-Path -Path $TestDrive -ChildPath 'isolation.json') `
         -ClientEmail "isolation-$suffix@pester-project.iam.gserviceaccount.com"
-
-    function Invoke-PowerShellChild {
-        # Runs a script file in a new process of this PowerShell (bounded by $Timeout); returns ExitCode, Output (stdout)
-        # and Errors (stderr).
-        param(
-            [Parameter(Mandatory)][string]$File,
-            [string[]]$ArgumentList = @(),
-            [TimeSpan]$Timeout = [TimeSpan]::FromMinutes(2)
-        )
-
-        $startInfo = [System.Diagnostics.ProcessStartInfo]::new($script:powerShell[0])
-        foreach ($argument in @($script:powerShell | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-File', $File) + $ArgumentList) {
-            $startInfo.ArgumentList.Add($argument)
-        }
-
-        $startInfo.UseShellExecute = $false
-        $startInfo.RedirectStandardOutput = $true
-        $startInfo.RedirectStandardError = $true
-        $process = [System.Diagnostics.Process]::Start($startInfo)
-        try {
-            $stdout = $process.StandardOutput.ReadToEndAsync()
-            $stderr = $process.StandardError.ReadToEndAsync()
-            if (-not $process.WaitForExit([int]$Timeout.TotalMilliseconds)) {
-                $process.Kill($true)
-                throw "'$File' did not finish within $Timeout."
-            }
-
-            $process.WaitForExit()
-            [PSCustomObject]@{
-                ExitCode = $process.ExitCode
-                Output   = $stdout.GetAwaiter().GetResult()
-                Errors   = $stderr.GetAwaiter().GetResult()
-            }
-        }
-        finally {
-            $process.Dispose()
-        }
-    }
 
     function Invoke-IsolationCase {
         param(

@@ -11,55 +11,21 @@ BeforeAll {
 
     $script:repositoryRoot = Split-Path -Path $PSScriptRoot -Parent
     Import-Module -Name (Join-Path -Path $PSScriptRoot -ChildPath 'CalendarWatch.TestHelpers.psm1') -Force
-    $script:powerShell = Get-PowerShellCommand
     $script:sourceManifest = Import-PowerShellDataFile -LiteralPath (Join-Path -Path $script:repositoryRoot -ChildPath 'CalendarWatch.psd1')
     $script:settingsHome = Join-Path -Path $TestDrive -ChildPath 'psresourceget-home'
     $null = New-Item -ItemType Directory -Path $script:settingsHome -Force
 
-    function Invoke-PowerShellChild {
-        # Runs a script (file or -Command text) in a new process of this PowerShell, bounded by $Timeout, with the
-        # PSResourceGet settings folder under $TestDrive off Windows; returns ExitCode, Output and Errors.
-        param(
-            [string]$File,
-            [string[]]$ArgumentList = @(),
-            [TimeSpan]$Timeout = [TimeSpan]::FromMinutes(8)
-        )
-
-        $startInfo = [System.Diagnostics.ProcessStartInfo]::new($script:powerShell[0])
-        foreach ($argument in @($script:powerShell | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-File', $File) + $ArgumentList) {
-            $startInfo.ArgumentList.Add($argument)
-        }
-        if (-not $IsWindows) {
-            $startInfo.Environment['XDG_DATA_HOME'] = $script:settingsHome
-        }
-        $startInfo.UseShellExecute = $false
-        $startInfo.RedirectStandardOutput = $true
-        $startInfo.RedirectStandardError = $true
-        $process = [System.Diagnostics.Process]::Start($startInfo)
-        try {
-            $stdout = $process.StandardOutput.ReadToEndAsync()
-            $stderr = $process.StandardError.ReadToEndAsync()
-            if (-not $process.WaitForExit([int]$Timeout.TotalMilliseconds)) {
-                $process.Kill($true)
-                throw "'$File' did not finish within $Timeout."
-            }
-
-            $process.WaitForExit()
-            [PSCustomObject]@{
-                ExitCode = $process.ExitCode
-                Output   = $stdout.GetAwaiter().GetResult()
-                Errors   = $stderr.GetAwaiter().GetResult()
-            }
-        }
-        finally {
-            $process.Dispose()
-        }
+    function Invoke-PackageChild {
+        # Invoke-PowerShellChild (8 minutes unless told) with, off Windows, the PSResourceGet settings folder under $TestDrive.
+        param([Parameter(Mandatory)][string]$File, [string[]]$ArgumentList = @(), [TimeSpan]$Timeout = [TimeSpan]::FromMinutes(8))
+        $environment = if ($IsWindows) { @{} } else { @{ XDG_DATA_HOME = $script:settingsHome } }
+        Invoke-PowerShellChild -File $File -ArgumentList $ArgumentList -Timeout $Timeout -Environment $environment
     }
 
     $script:repositoriesBefore = @(Get-PSResourceRepository | ForEach-Object { '{0}={1}' -f $_.Name, $_.Uri })
 
     # 1. The package, from the module already built.
-    $build = Invoke-PowerShellChild -File (Join-Path -Path $script:repositoryRoot -ChildPath 'build.ps1') -ArgumentList @('-Task', 'Package', '-SkipBuild')
+    $build = Invoke-PackageChild -File (Join-Path -Path $script:repositoryRoot -ChildPath 'build.ps1') -ArgumentList @('-Task', 'Package', '-SkipBuild')
     $build.ExitCode | Should -Be 0 -Because ($build.Output + $build.Errors)
     $script:package = [System.IO.Path]::Combine($script:repositoryRoot, 'output', 'packages', "CalendarWatch.$($script:sourceManifest.ModuleVersion).nupkg")
     $script:feed = Join-Path -Path $TestDrive -ChildPath 'feed'
@@ -99,7 +65,7 @@ finally {
     Unregister-PSResourceRepository -Name $name
 }
 '@
-    $run = Invoke-PowerShellChild -File $findScript -ArgumentList @('-Feed', $script:feed, '-SavePath', $script:savePath)
+    $run = Invoke-PackageChild -File $findScript -ArgumentList @('-Feed', $script:feed, '-SavePath', $script:savePath)
     $run.ExitCode | Should -Be 0 -Because ($run.Output + $run.Errors)
     $script:findResult = ($run.Output.Trim() -split "`n")[-1] | ConvertFrom-Json
 }
@@ -171,7 +137,7 @@ $channel = 'package@example.com' | New-CalendarEventWatch -Address 'http://127.0
     Recorded   = @(Get-CalendarChannel -Id 'package-channel-1').Count
 } | ConvertTo-Json -Compress
 '@
-            $run = Invoke-PowerShellChild -File $useScript -ArgumentList @('-Manifest', $saved, '-Emulator', $emulator.BaseUri.AbsoluteUri,
+            $run = Invoke-PackageChild -File $useScript -ArgumentList @('-Manifest', $saved, '-Emulator', $emulator.BaseUri.AbsoluteUri,
                 '-Record', (Join-Path -Path $TestDrive -ChildPath 'package-record.db')) -Timeout ([TimeSpan]::FromMinutes(3))
             $run.ExitCode | Should -Be 0 -Because ($run.Output + $run.Errors)
             $result = ($run.Output.Trim() -split "`n")[-1] | ConvertFrom-Json
