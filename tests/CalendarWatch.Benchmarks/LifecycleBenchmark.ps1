@@ -16,18 +16,7 @@ $recordWatches = [int]$env:CW_RECORD_WATCHES
 $latencyMs = [int]$env:CW_LATENCY_MS
 $throttle = [int]$env:CW_THROTTLE
 $address = [Uri]::new($base, 'benchmark-sink')
-$process = [System.Diagnostics.Process]::GetCurrentProcess()
-$invariant = [cultureinfo]::InvariantCulture
-
-function Write-Figure([string]$Name, [double]$Value, [string]$Unit) {
-    '{0} {1} {2}' -f $Name, [Math]::Round($Value, 4).ToString($invariant), $Unit
-}
-
-function Invoke-Admin([string]$Method, [string]$Path, [object]$Body) {
-    $uri = [Uri]::new($base, "emulator/v1/$Path")
-    if ($null -eq $Body) { return Invoke-RestMethod -Method $Method -Uri $uri }
-    Invoke-RestMethod -Method $Method -Uri $uri -ContentType 'application/json' -Body ($Body | ConvertTo-Json -Compress)
-}
+. (Join-Path -Path $PSScriptRoot -ChildPath 'BenchmarkCommon.ps1')
 
 # The emulator's counters as a hashtable: their keys (user names among them) may differ only in case.
 function Get-Stat {
@@ -49,23 +38,9 @@ Connect-CalendarWatch -KeyFile $env:CW_KEY -ApiEndpoint $base
 #    full warm-up run of each; the median of four of each.
 $recordPath = Join-Path -Path $env:CW_FOLDER -ChildPath 'record-cost.db'
 function Measure-Watch([bool]$Record, [object[]]$Items) {
-    $cpu = $process.TotalProcessorTime
-    $clock = [System.Diagnostics.Stopwatch]::StartNew()
-    $failures = $null
-    $count = 0
-    if ($Record) {
-        $Items | New-CalendarEventWatch -Address $address -ThrottleLimit $throttle -RecordPath $recordPath -ErrorAction SilentlyContinue -ErrorVariable failures | ForEach-Object { $count++ }
-    }
-    else {
-        $Items | New-CalendarEventWatch -Address $address -ThrottleLimit $throttle -NoRecord -ErrorAction SilentlyContinue -ErrorVariable failures | ForEach-Object { $count++ }
-    }
-    $clock.Stop()
-    [PSCustomObject]@{
-        Wall     = $clock.Elapsed.TotalSeconds
-        Cpu      = ($process.TotalProcessorTime - $cpu).TotalMilliseconds
-        Made     = $count
-        Failures = @($failures).Count
-    }
+    $watch = @{ Address = $address; ThrottleLimit = $throttle }
+    if ($Record) { $watch.RecordPath = $recordPath } else { $watch.NoRecord = $true }
+    Measure-WatchRun -Items $Items -Watch $watch
 }
 
 $recordItems = @(New-Item -Prefix 'rc' -Count $recordWatches)

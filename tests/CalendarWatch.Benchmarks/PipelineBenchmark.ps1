@@ -6,8 +6,7 @@
 # CW_CPU_WATCHES and CW_CPU_WARMUP (the zero-latency runs).
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
-$process = [System.Diagnostics.Process]::GetCurrentProcess()
-$invariant = [cultureinfo]::InvariantCulture
+. (Join-Path -Path $PSScriptRoot -ChildPath 'BenchmarkCommon.ps1')
 $clock = [System.Diagnostics.Stopwatch]::StartNew()
 Import-Module -Name $env:CW_MANIFEST
 $importMs = $clock.Elapsed.TotalMilliseconds
@@ -20,32 +19,15 @@ $cpuWatches = [int]$env:CW_CPU_WATCHES
 $cpuWarmup = [int]$env:CW_CPU_WARMUP
 $address = [Uri]::new($base, 'benchmark-sink')
 
-function Write-Figure([string]$Name, [double]$Value, [string]$Unit) {
-    '{0} {1} {2}' -f $Name, [Math]::Round($Value, 4).ToString($invariant), $Unit
-}
-
 function Set-Latency([int]$Milliseconds) {
-    $body = @{ latencyMs = $Milliseconds } | ConvertTo-Json -Compress
-    $null = Invoke-RestMethod -Method Put -Uri ([Uri]::new($base, 'emulator/v1/faults')) -ContentType 'application/json' -Body $body
+    $null = Invoke-Admin -Method Put -Path 'faults' -Body @{ latencyMs = $Milliseconds }
 }
 
 # One watch of every calendar, or Count watches over the calendars in turn; counted, not kept.
 function Measure-Watch([int]$Count) {
     $items = [string[]]::new($Count)
     for ($i = 0; $i -lt $Count; $i++) { $items[$i] = "pl-$($i % $calendarCount)@resource.calendar.google.com" }
-    $cpu = $process.TotalProcessorTime
-    $watch = [System.Diagnostics.Stopwatch]::StartNew()
-    $failures = $null
-    $made = 0
-    $items | New-CalendarEventWatch -Address $address -ThrottleLimit $throttle -NoRecord -ErrorAction SilentlyContinue -ErrorVariable failures | ForEach-Object { $made++ }
-    $watch.Stop()
-    [PSCustomObject]@{
-        Wall     = $watch.Elapsed.TotalSeconds
-        Cpu      = ($process.TotalProcessorTime - $cpu).TotalMilliseconds
-        Made     = $made
-        Failures = @($failures).Count
-        First    = @($failures | Select-Object -First 1)
-    }
+    Measure-WatchRun -Items $items -Watch @{ Address = $address; ThrottleLimit = $throttle; NoRecord = $true }
 }
 
 Connect-CalendarWatch -KeyFile $env:CW_KEY -ApiEndpoint $base
