@@ -122,6 +122,40 @@ Describe 'The whole lifecycle on the record' {
         $null = New-CalendarEventWatch -CalendarId (New-TestCalendar) -Address $script:address -RecordPath $record -NoRecord
         Test-Path -LiteralPath $record | Should -BeFalse
     }
+
+    It 'marks the requests a stop kept from being sent Failed (never sent), and none of them exists' {
+        $record = New-RecordPath
+        $calendar = New-TestCalendar
+        # Slow answers keep both slots busy, so the input behind them is held and recorded in batches; the stop after
+        # three channels then finds recorded requests that were never sent.
+        Set-EmulatorFault -Emulator $script:emulator -Fault @{ latencyMs = 200 }
+        try {
+            $items = 1..24 | ForEach-Object { [PSCustomObject]@{ CalendarId = $calendar } }
+            $made = @($items | New-CalendarEventWatch -Address $script:address -ThrottleLimit 2 -RecordPath $record -WarningAction SilentlyContinue | Select-Object -First 3)
+        }
+        finally {
+            Set-EmulatorFault -Emulator $script:emulator -Fault @{}
+        }
+
+        $made.Count | Should -Be 3
+        $rows = @(Get-CalendarChannel -RecordPath $record -State Pending, Active, MayExist, Failed)
+        # Pending is left only by a request cut off in flight (it may exist): at most one per slot.
+        @($rows | Where-Object State -EQ 'Pending').Count | Should -BeLessOrEqual 2
+        $neverSent = @($rows | Where-Object { $_.State -eq 'Failed' -and $_.LastError -like 'Never sent*' })
+        $neverSent.Count | Should -BeGreaterThan 0
+
+        # Every channel the emulator holds on the calendar is in the record as made (or as may exist); none of the
+        # never-sent ones exists.
+        $server = @(Get-EmulatorChannel -Emulator $script:emulator | Where-Object { $_.calendarId -eq $calendar })
+        $byId = @{}
+        $rows | ForEach-Object { $byId[$_.ChannelId] = $_.State }
+        foreach ($channel in $server) {
+            $byId[[string]$channel.id] | Should -BeIn @('Active', 'MayExist', 'Pending')
+        }
+        $serverIds = @($server | ForEach-Object { [string]$_.id })
+        $neverSent | ForEach-Object { $serverIds | Should -Not -Contain $_.ChannelId }
+        @($made.Id) | ForEach-Object { $byId[$_] | Should -Be 'Active' }
+    }
 }
 
 Describe 'A run killed at any moment loses no channel' {

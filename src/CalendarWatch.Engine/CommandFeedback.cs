@@ -110,6 +110,9 @@ namespace CalendarWatch.Engine
         public static string FailedNotWritten(string? calendarId, string? channelId, string reason) =>
             $"Request for channel {channelId ?? "(none)"} on calendar {calendarId ?? "(unknown)"} failed before the command was stopped: {reason}";
 
+        /// <summary>The record's reason for a channel written Pending whose request the stop kept from being sent.</summary>
+        public const string NeverSent = "Never sent: the command was stopped before this channel was requested, so nothing exists.";
+
         /// <summary>The closing line: how many items were not started at all (nothing was sent for them).</summary>
         public static string NotStarted(long count) =>
             string.Format(CultureInfo.InvariantCulture, "{0} item(s) were not started because the command was stopped; nothing was sent for them.", count);

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
 using System.Runtime.ExceptionServices;
 using System.Threading;
@@ -44,6 +45,13 @@ namespace CalendarWatch
         private ExceptionDispatchInfo? _stopReason;
         private long _notStarted;
         private Action<HttpExchange>? _debugSink;
+
+        // Built requests not yet started: held while every slot is busy, at most HoldLimit, so that PrepareRequests
+        // runs for several at once (the watch cmdlets write their Pending rows in one commit).
+        private readonly List<TRequest> _held = new List<TRequest>();
+
+        // Requests prepared and not yet started: the ones OnNotStarted must hear about if the command stops first.
+        private readonly HashSet<TRequest> _preparedNotStarted = new HashSet<TRequest>();
 
         protected CalendarApiCmdlet()
         {
@@ -92,6 +100,23 @@ namespace CalendarWatch
         /// streamed too): validate, call ShouldProcess, write errors for bad input. Null entries are skipped items.
         /// </summary>
         protected abstract IEnumerable<TRequest?> BuildRequests();
+
+        /// <summary>
+        /// How many built requests may be held back while every slot is busy, to be prepared together (1: none held).
+        /// A request is held only while all ThrottleLimit slots are busy, so holding never delays a start.
+        /// </summary>
+        protected virtual int HoldLimit => 1;
+
+        /// <summary>
+        /// Runs on the pipeline thread for requests about to be started, in input order, before any of them is sent.
+        /// Returns one entry per request: null when it may be sent, or the exception it fails with (it is then not sent).
+        /// </summary>
+        protected virtual IReadOnlyList<Exception?>? PrepareRequests(CalendarApiClient client, IReadOnlyList<TRequest> requests) => null;
+
+        /// <summary>A prepared request that will never be started (the command stopped first), on the pipeline thread.</summary>
+        protected virtual void OnNotStarted(TRequest request)
+        {
+        }
 
         /// <summary>Runs one request off the pipeline thread.</summary>
         protected abstract Task<TResult> ExecuteAsync(CalendarApiClient client, TRequest request, CancellationToken cancellationToken);
@@ -154,18 +179,64 @@ namespace CalendarWatch
 
                 var client = GetClient();
                 WriteVerbose(DescribeRequest(request));
-                var sink = _debugSink;
-                queue.Enqueue(request, sink is null
-                    ? token => Task.Run(() => ExecuteAsync(client, request, token), token)
-                    : token => Task.Run(() => HttpTrace.RunAsync(sink, () => ExecuteAsync(client, request, token)), token), _onReady);
+                _held.Add(request);
+                if (_held.Count >= HoldLimit || queue.InFlight < ThrottleLimit)
+                {
+                    StartHeld(queue, client);
+                }
+
                 ThrowIfStopped();
                 _progress!.Report();
+            }
+        }
+
+        /// <summary>Prepares the held requests together, then starts each as a slot frees (blocking meanwhile).</summary>
+        private void StartHeld(BoundedWorkQueue<TRequest, TResult> queue, CalendarApiClient client)
+        {
+            if (_held.Count == 0) return;
+            var batch = _held.ToArray();
+            _held.Clear();
+            IReadOnlyList<Exception?>? prepared;
+            try
+            {
+                prepared = PrepareRequests(client, batch);
+            }
+            catch (Exception ex) when (!(ex is OutOfMemoryException))
+            {
+                prepared = batch.Select(_ => (Exception?)ex).ToArray();
+            }
+
+            for (var i = 0; i < batch.Length; i++)
+            {
+                var request = batch[i];
+                var refused = prepared?[i];
+                if (refused != null)
+                {
+                    queue.Enqueue(request, _ => Task.FromException<TResult>(refused), _onReady);
+                    continue;
+                }
+
+                _preparedNotStarted.Add(request);
+                var sink = _debugSink;
+                queue.Enqueue(request, token =>
+                {
+                    _preparedNotStarted.Remove(request);
+                    return sink is null
+                        ? Task.Run(() => ExecuteAsync(client, request, token), token)
+                        : Task.Run(() => HttpTrace.RunAsync(sink, () => ExecuteAsync(client, request, token)), token);
+                }, _onReady);
             }
         }
 
         protected override void EndProcessing()
         {
             ThrowIfStopped();
+            if (_queue != null && _client != null)
+            {
+                StartHeld(_queue, _client);
+                ThrowIfStopped();
+            }
+
             _queue?.Complete(_onReady);
             ThrowIfStopped();
             _progress?.Finish();
@@ -173,6 +244,12 @@ namespace CalendarWatch
 
         protected override void Dispose(bool disposing)
         {
+            if (disposing && _held.Count > 0)
+            {
+                WarnEvenIfStopped(StopReport.NotStarted(_held.Count));
+                _held.Clear();
+            }
+
             if (disposing && _queue != null && _queue.Completed < _queue.Enqueued)
             {
                 // Ended without handing everything out (a stop while an upstream command ran): report it now, so that
@@ -251,6 +328,7 @@ namespace CalendarWatch
             if (!work.WasStarted)
             {
                 _notStarted++;
+                if (_preparedNotStarted.Remove(work.State)) OnNotStarted(work.State);
                 return;
             }
 
@@ -288,6 +366,9 @@ namespace CalendarWatch
                 _queue.Complete(_onReady);
             }
 
+            // Held requests were never prepared: nothing was recorded or sent for them.
+            _notStarted += _held.Count;
+            _held.Clear();
             if (_notStarted > 0)
             {
                 WarnEvenIfStopped(StopReport.NotStarted(_notStarted));

@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using CalendarWatch.Engine;
@@ -15,9 +17,34 @@ namespace CalendarWatch
     {
         public static async Task<Channel> RunAsync(CalendarApiClient client, ChannelStore? store, WatchRequest request, Action<RetryNotice> onRetry, Action<string> warn, string? replaces, CancellationToken cancellationToken)
         {
+            if (store != null)
+            {
+                var connection = client.Connection;
+                store.RecordPending(request, connection.Account, request.Subject ?? connection.DefaultSubject, replaces);
+            }
+
+            return await SendAsync(client, store, request, onRetry, warn, cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// Writes the Pending rows of several watches about to be sent, in one commit: one entry per request, null when
+        /// it may be sent, or why it must not be (invalid, id taken, record failed). Nothing is written without a store.
+        /// </summary>
+        public static IReadOnlyList<Exception?>? RecordPending(CalendarApiClient client, ChannelStore? store, IReadOnlyList<WatchRequest> requests)
+        {
+            if (store is null) return null;
             var connection = client.Connection;
-            var subject = request.Subject ?? connection.DefaultSubject;
-            store?.RecordPending(request, connection.Account, subject, replaces);
+            var writes = requests.Select(r => new PendingWrite(r, connection.Account, r.Subject ?? connection.DefaultSubject)).ToArray();
+            store.RecordPending(writes);
+            return writes.Select(w => w.Error).ToArray();
+        }
+
+        /// <summary>
+        /// Sends a watch whose Pending row is written (<see cref="RecordPending"/>), then records Google's answer. Without
+        /// a store it only sends.
+        /// </summary>
+        public static async Task<Channel> SendAsync(CalendarApiClient client, ChannelStore? store, WatchRequest request, Action<RetryNotice> onRetry, Action<string> warn, CancellationToken cancellationToken)
+        {
             request.SentAt = DateTimeOffset.UtcNow;
             Channel channel;
             try
@@ -36,7 +63,7 @@ namespace CalendarWatch
 
             if (store != null)
             {
-                // Written with the next channel's Pending row (one commit per channel), at the latest 100 ms on, or
+                // Written with the next Pending rows (one commit for several channels), at the latest 100 ms on, or
                 // when the command ends; until then the record says Pending, which is read as "may exist".
                 Update(store, request.ChannelId, warn, s => s.MarkActiveLater(request.ChannelId, channel, ex => warn(NotUpdated(store, request.ChannelId, ex))));
             }

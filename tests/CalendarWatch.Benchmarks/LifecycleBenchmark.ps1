@@ -34,8 +34,8 @@ function New-Item([string]$Prefix, [int]$Count) {
 
 Connect-CalendarWatch -KeyFile $env:CW_KEY -ApiEndpoint $base
 
-# 1. What the record costs: the same watches with the record on and off, alternated (off on on off off on on off), after a
-#    full warm-up run of each; the median of four of each.
+# 1. What the record costs: the same watches with the record on and off, alternated (off on on off, three times), after
+#    two full warm-up runs of each (the runtime is still compiling hot paths in the first two); the median of six of each.
 $recordPath = Join-Path -Path $env:CW_FOLDER -ChildPath 'record-cost.db'
 function Measure-Watch([bool]$Record, [object[]]$Items) {
     $watch = @{ Address = $address; ThrottleLimit = $throttle }
@@ -44,17 +44,20 @@ function Measure-Watch([bool]$Record, [object[]]$Items) {
 }
 
 $recordItems = @(New-Item -Prefix 'rc' -Count $recordWatches)
-# Warm-up: a full run of each, so that tiered compilation has settled before anything is measured.
-$null = Measure-Watch -Record $false -Items $recordItems
-$null = Measure-Watch -Record $true -Items $recordItems
+# Warm-up: two full runs of each, so that tiered compilation has settled before anything is measured.
+foreach ($record in @($false, $true, $false, $true)) { $null = Measure-Watch -Record $record -Items $recordItems }
 $off = [System.Collections.Generic.List[object]]::new()
 $on = [System.Collections.Generic.List[object]]::new()
-foreach ($record in @($false, $true, $true, $false, $false, $true, $true, $false)) {
+foreach ($record in @($false, $true, $true, $false) * 3) {
     $run = Measure-Watch -Record $record -Items $recordItems
     if ($record) { $on.Add($run) } else { $off.Add($run) }
     '# record {0}: {1:0.000} s wall, {2:0} ms CPU, {3} made, {4} failed' -f $(if ($record) { 'on ' } else { 'off' }), $run.Wall, $run.Cpu, $run.Made, $run.Failures
 }
-function Get-Median([double[]]$Values) { $sorted = @($Values | Sort-Object); $sorted[[int][Math]::Floor($sorted.Count / 2)] }
+function Get-Median([double[]]$Values) {
+    $sorted = @($Values | Sort-Object)
+    $middle = [int][Math]::Floor($sorted.Count / 2)
+    if ($sorted.Count % 2 -eq 1) { $sorted[$middle] } else { ($sorted[$middle - 1] + $sorted[$middle]) / 2 }
+}
 $offWall = Get-Median @($off | ForEach-Object Wall)
 $onWall = Get-Median @($on | ForEach-Object Wall)
 $offCpu = (Get-Median @($off | ForEach-Object Cpu)) / $recordWatches

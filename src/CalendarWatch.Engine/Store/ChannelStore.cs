@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
+using System.Runtime.ExceptionServices;
 using System.Text;
 using System.Threading;
 using Microsoft.Data.Sqlite;
@@ -13,7 +14,8 @@ namespace CalendarWatch.Engine.Store
     /// before each watch request is sent so that a killed process still names every channel that may exist.
     /// </summary>
     /// <remarks>
-    /// Safe to share between threads: every call takes a pooled connection of its own. Safe between processes: WAL lets
+    /// Safe to share between threads: calls write (and read) through one held connection in turn, and Pending rows that
+    /// arrive together share one commit; <see cref="Query"/> streams on a pooled connection of its own. Safe between processes: WAL lets
     /// readers run beside one writer, and a writer waits up to <see cref="ChannelStoreOptions.BusyTimeout"/> for
     /// another (SQLite's busy handler, then Microsoft.Data.Sqlite's own retry of SQLITE_BUSY/LOCKED). Every write is a
     /// single statement or an IMMEDIATE transaction, so it never has to upgrade a read lock (which WAL would refuse
@@ -40,10 +42,21 @@ namespace CalendarWatch.Engine.Store
         private readonly TimeSpan _busyTimeout;
         private volatile bool _disposed;
 
-        // Active marks not yet written (MarkActiveLater), and the timer that writes them at the latest.
-        private readonly object _laterLock = new object();
+        // What waits to be written: Pending rows (RecordPending) and Active marks (MarkActiveLater), and the timer that
+        // writes the marks at the latest. Guarded by _queueLock.
+        private readonly object _queueLock = new object();
+        private List<PendingWrite> _inserts = new List<PendingWrite>();
         private List<LaterMark> _later = new List<LaterMark>();
         private ITimer? _laterTimer;
+        private bool _laterArmed;
+
+        // Every write of this store (and every read but Query's stream) goes through one connection, held for the
+        // store's life and used under _writeLock: its statements are prepared once, no call pays a pool round trip,
+        // and this process's own threads never meet in SQLite's busy handler (which sleeps). Whoever holds the lock
+        // writes everything queued, so Pending rows that arrive meanwhile share one commit (group commit).
+        private readonly object _writeLock = new object();
+        private readonly string _writerConnectionString;
+        private StoreWriter? _writer;
 
         private ChannelStore(string path, ChannelStoreOptions options)
         {
@@ -59,6 +72,7 @@ namespace CalendarWatch.Engine.Store
                 // Microsoft.Data.Sqlite's own retry of SQLITE_BUSY/LOCKED (whole seconds), after SQLite's busy handler below.
                 DefaultTimeout = Math.Max(1, (int)Math.Ceiling(_busyTimeout.TotalSeconds)),
             }.ToString();
+            _writerConnectionString = new SqliteConnectionStringBuilder(_connectionString) { Pooling = false }.ToString();
             _pragmas = string.Format(CultureInfo.InvariantCulture, "PRAGMA busy_timeout = {0}; PRAGMA synchronous = {1};",
                 (long)_busyTimeout.TotalMilliseconds, options.Durability == ChannelStoreDurability.SystemCrash ? "FULL" : "NORMAL");
         }
@@ -110,12 +124,70 @@ namespace CalendarWatch.Engine.Store
         public ChannelRecord RecordPending(WatchRequest request, string? account, string? subject, string? replaces = null)
         {
             if (request is null) throw new ArgumentNullException(nameof(request));
+            var write = new PendingWrite(request, account, subject, replaces);
+            RecordPending(new[] { write });
+            if (write.Error != null) ExceptionDispatchInfo.Capture(write.Error).Throw();
+            return write.Record!;
+        }
+
+        /// <summary>
+        /// <see cref="RecordPending(WatchRequest, string?, string?, string?)"/> for several channels in one transaction (one
+        /// commit for all: what a run of watches that knows its next requests pays per channel). Each write gets its
+        /// <see cref="PendingWrite.Record"/>, or its <see cref="PendingWrite.Error"/> (invalid, id taken, record failed)
+        /// and must not be sent; one write's error does not stop the others.
+        /// </summary>
+        public void RecordPending(IReadOnlyList<PendingWrite> writes)
+        {
+            if (writes is null) throw new ArgumentNullException(nameof(writes));
+            ThrowIfDisposed();
+
+            // As stored (times in whole milliseconds, lifetimes in whole seconds), so that what the caller holds equals what Get returns.
+            var now = WholeMilliseconds(Now());
+            var queued = new List<PendingWrite>(writes.Count);
+            foreach (var write in writes)
+            {
+                try
+                {
+                    write.Record = NewPending(write, now);
+                    queued.Add(write);
+                }
+                catch (Exception ex) when (ex is ArgumentException || ex is CalendarWatchException)
+                {
+                    write.Error = ex;
+                    write.Done = true;
+                }
+            }
+
+            if (queued.Count == 0) return;
+
+            // Queued, then committed by whichever thread writes next: this one, or one already writing (then with its
+            // rows and any Active marks waiting, in one transaction). The rows are committed when this returns.
+            lock (_queueLock)
+            {
+                _inserts.AddRange(queued);
+            }
+
+            List<(LaterMark Mark, CalendarWatchException Error)>? laterFailures = null;
+            lock (_writeLock)
+            {
+                if (!queued[queued.Count - 1].Done) laterFailures = WriteQueued();
+            }
+
+            ReportLater(laterFailures);
+            foreach (var write in queued)
+            {
+                if (write.Error != null) write.Record = null;
+            }
+        }
+
+        private static ChannelRecord NewPending(PendingWrite write, DateTimeOffset now)
+        {
+            var request = write.Request;
             var takesCalendarId = ApiMethod.Watch(request.Resource).TakesCalendarId;
             if (takesCalendarId) RequestValidation.ValidateCalendarId(request.CalendarId, request.ChannelId);
             RequestValidation.ValidateChannelId(request.ChannelId, request.CalendarId);
             RequestValidation.ValidateAddressForm(request.Address, request.CalendarId, request.ChannelId);
-            var now = Now();
-            var record = new ChannelRecord
+            return new ChannelRecord
             {
                 ChannelId = request.ChannelId,
                 State = ChannelState.Pending,
@@ -124,92 +196,140 @@ namespace CalendarWatch.Engine.Store
                 Address = request.Address!.AbsoluteUri,
                 Token = string.IsNullOrEmpty(request.Token) ? null : request.Token,
                 EventTypes = string.Join(",", request.EventTypes),
-                Account = NullIfEmpty(account),
-                Subject = NullIfEmpty(subject ?? request.Subject),
-                TimeToLive = request.TimeToLive,
-                ExpiresAt = request.ExpiresAt,
+                Account = NullIfEmpty(write.Account),
+                Subject = NullIfEmpty(write.Subject ?? request.Subject),
+                TimeToLive = request.TimeToLive is TimeSpan ttl ? TimeSpan.FromSeconds(WholeSeconds(ttl)) : null,
+                ExpiresAt = request.ExpiresAt is DateTimeOffset at ? WholeMilliseconds(at) : null,
                 CreatedAt = now,
                 UpdatedAt = now,
-                Replaces = NullIfEmpty(replaces),
+                Replaces = NullIfEmpty(write.Replaces),
             };
+        }
 
-            // Active marks waiting to be written go in the same transaction: one commit for both.
-            var later = TakeLater();
-            List<(LaterMark Mark, CalendarWatchException Error)>? laterFailures = null;
+        /// <summary>
+        /// Under _writeLock: writes every queued Active mark, then every queued Pending row, in one IMMEDIATE transaction.
+        /// A Pending row whose id is taken fails alone; anything else fails them all. Returns the marks that failed, for
+        /// <see cref="ReportLater"/> once the lock is released.
+        /// </summary>
+        private List<(LaterMark Mark, CalendarWatchException Error)>? WriteQueued()
+        {
+            List<PendingWrite>? inserts;
+            List<LaterMark>? marks;
+            lock (_queueLock)
+            {
+                inserts = _inserts.Count == 0 ? null : _inserts;
+                if (inserts != null) _inserts = new List<PendingWrite>();
+                marks = _later.Count == 0 ? null : _later;
+                if (marks != null) _later = new List<LaterMark>();
+            }
+
+            if (inserts is null && marks is null) return null;
+            List<(LaterMark Mark, CalendarWatchException Error)>? failures = null;
             try
             {
-                return Run(connection =>
+                var writer = Writer();
+                var now = Now();
+                writer.Begin();
+                if (marks != null) failures = ApplyLater(writer, marks, now);
+                if (inserts != null)
                 {
-                    using var transaction = later is null ? null : connection.BeginTransaction(deferred: false);
-                    if (later != null) laterFailures = ApplyLater(connection, later, now);
-                    var applied = laterFailures;
-                    laterFailures = null;
-                    try
+                    foreach (var queued in inserts)
                     {
-                        var inserted = InsertPending(connection, record, now);
-                        transaction?.Commit();
-                        laterFailures = applied;
-                        return inserted;
+                        try
+                        {
+                            writer.Insert(queued.Record!);
+                        }
+                        catch (SqliteException ex) when (ex.SqliteExtendedErrorCode == SqliteConstraintPrimaryKey)
+                        {
+                            // The statement alone is undone; the transaction and the other rows go on.
+                            queued.Error = IdRecorded(queued.Record!, Get(writer.Connection, queued.Record!.ChannelId, now), ex);
+                        }
                     }
-                    catch (CalendarWatchException) when (transaction != null)
-                    {
-                        // The id was taken: the marks are still written.
-                        transaction.Commit();
-                        laterFailures = applied;
-                        throw;
-                    }
-                });
+                }
+
+                writer.Commit();
             }
-            catch (Exception ex) when (later != null && laterFailures is null)
+            catch (Exception ex) when (!(ex is OutOfMemoryException))
             {
-                // The transaction did not commit: every mark fails with it.
-                var failure = ex as CalendarWatchException ?? new CalendarWatchException("CalendarWatch.StoreFailed", FailureKind.NotSupported, "The channel record was not written: " + ex.Message, ex);
-                laterFailures = later.Select(m => (m, failure)).ToList();
-                throw;
+                // Nothing was committed: every row and mark fails with it, and the connection is closed (which rolls back).
+                DropWriter();
+                var failure = ex as CalendarWatchException ?? Failure(ex);
+                if (inserts != null)
+                {
+                    foreach (var queued in inserts) queued.Error = ex is CalendarWatchException ? failure : Failure(ex);
+                }
+
+                failures = marks?.Select(m => (m, failure)).ToList();
             }
             finally
             {
-                ReportLater(laterFailures);
+                if (inserts != null)
+                {
+                    foreach (var queued in inserts) queued.Done = true;
+                }
             }
+
+            return failures;
         }
 
-        private ChannelRecord InsertPending(SqliteConnection connection, ChannelRecord record, DateTimeOffset now)
+        /// <summary>Any failure of a write as the CalendarWatchException its caller reports.</summary>
+        private CalendarWatchException Failure(Exception ex) => ex switch
         {
+            CalendarWatchException known => known,
+            SqliteException sqlite => StoreFailure(sqlite),
+            ObjectDisposedException => new CalendarWatchException("CalendarWatch.StoreClosed", FailureKind.NotSupported, $"The channel record {Path} was closed before this was written.", ex),
+            _ => new CalendarWatchException("CalendarWatch.StoreFailed", FailureKind.ResourceUnavailable, $"The channel record {Path} was not written: {ex.Message}", ex),
+        };
+
+        private CalendarWatchException IdRecorded(ChannelRecord record, ChannelRecord? existing, SqliteException ex) =>
+            new CalendarWatchException("CalendarWatch.ChannelIdRecorded", FailureKind.ResourceExists,
+                $"Channel id '{record.ChannelId}' is already in the channel record" +
+                (existing is null ? string.Empty : $" ({existing.State} {existing.Resource} channel on calendar '{existing.CalendarId}', address {existing.Address}, recorded {Format(existing.CreatedAt)})") +
+                ". Google refuses an id used before in the project: give a new id (omit -ChannelId for a fresh GUID), or work with the recorded channel.", ex)
             {
-                using var command = connection.CreateCommand();
-                command.CommandText = "INSERT INTO channels (channel_id, state, calendar_id, resource, address, token, event_types, account, subject, ttl_seconds, expires_at, created_at, updated_at, replaces) " +
-                                      "VALUES ($id, 'Pending', $calendar, $resource, $address, $token, $eventTypes, $account, $subject, $ttl, $expiresAt, $now, $now, $replaces) RETURNING " + Columns + ";";
-                Bind(command, "$id", record.ChannelId);
-                Bind(command, "$calendar", record.CalendarId);
-                Bind(command, "$resource", record.Resource.ToString());
-                Bind(command, "$address", record.Address);
-                Bind(command, "$token", record.Token);
-                Bind(command, "$eventTypes", record.EventTypes);
-                Bind(command, "$account", record.Account);
-                Bind(command, "$subject", record.Subject);
-                Bind(command, "$ttl", record.TimeToLive is TimeSpan ttl ? (long)Math.Ceiling(ttl.TotalSeconds) : null);
-                Bind(command, "$expiresAt", ToUnixMs(record.ExpiresAt));
-                Bind(command, "$now", ToUnixMs(now));
-                Bind(command, "$replaces", record.Replaces);
+                CalendarId = record.CalendarId,
+                ChannelId = record.ChannelId,
+                Address = record.Address,
+                Subject = record.Subject,
+            };
+
+        /// <summary>Under _writeLock: the held connection, opened (with its pragmas) when first needed or after a failure.</summary>
+        private StoreWriter Writer()
+        {
+            ThrowIfDisposed();
+            if (_writer is null)
+            {
+                var connection = new SqliteConnection(_writerConnectionString);
                 try
                 {
-                    // As stored (times in whole milliseconds), so that what the caller holds equals what Get returns.
-                    return ReadSingle(command, now)!;
+                    connection.Open();
+                    using var pragmas = connection.CreateCommand();
+                    pragmas.CommandText = _pragmas;
+                    pragmas.ExecuteNonQuery();
+                    _writer = new StoreWriter(connection);
                 }
-                catch (SqliteException ex) when (ex.SqliteExtendedErrorCode == SqliteConstraintPrimaryKey)
+                catch
                 {
-                    var existing = Get(connection, record.ChannelId, now);
-                    throw new CalendarWatchException("CalendarWatch.ChannelIdRecorded", FailureKind.ResourceExists,
-                        $"Channel id '{record.ChannelId}' is already in the channel record" +
-                        (existing is null ? string.Empty : $" ({existing.State} {existing.Resource} channel on calendar '{existing.CalendarId}', address {existing.Address}, recorded {Format(existing.CreatedAt)})") +
-                        ". Google refuses an id used before in the project: give a new id (omit -ChannelId for a fresh GUID), or work with the recorded channel.", ex)
-                    {
-                        CalendarId = record.CalendarId,
-                        ChannelId = record.ChannelId,
-                        Address = record.Address,
-                        Subject = record.Subject,
-                    };
+                    connection.Dispose();
+                    throw;
                 }
+            }
+
+            return _writer;
+        }
+
+        /// <summary>Under _writeLock: closes the held connection (an open transaction is rolled back); the next write opens another.</summary>
+        private void DropWriter()
+        {
+            var writer = _writer;
+            _writer = null;
+            try
+            {
+                writer?.Dispose();
+            }
+            catch (SqliteException)
+            {
+                // Closing failed: the handle is released all the same, and the next write opens a new connection.
             }
         }
 
@@ -239,79 +359,54 @@ namespace CalendarWatch.Engine.Store
         {
             CheckActive(channelId, channel);
             ThrowIfDisposed();
-            lock (_laterLock)
+            lock (_queueLock)
             {
                 _later.Add(new LaterMark(channelId, channel, onFailure));
-                _laterTimer ??= _clock.CreateTimer(_ => Flush(), null, LaterDelay, Timeout.InfiniteTimeSpan);
+                if (!_laterArmed)
+                {
+                    // One timer for the store's life, armed when a mark finds it idle: creating one per mark would wake
+                    // the runtime's timer thread for every channel. A mark written sooner leaves it armed; it then finds
+                    // nothing to write.
+                    _laterArmed = true;
+                    if (_laterTimer is null) _laterTimer = _clock.CreateTimer(_ => FlushLater(), null, LaterDelay, Timeout.InfiniteTimeSpan);
+                    else _laterTimer.Change(LaterDelay, Timeout.InfiniteTimeSpan);
+                }
             }
         }
 
         /// <summary>The longest an Active mark of <see cref="MarkActiveLater"/> waits.</summary>
         public static readonly TimeSpan LaterDelay = TimeSpan.FromMilliseconds(100);
 
+        private void FlushLater()
+        {
+            // Disarmed first: a mark queued from here on arms the timer again, and every earlier one is written below.
+            lock (_queueLock)
+            {
+                _laterArmed = false;
+            }
+
+            Flush();
+        }
+
         /// <summary>Writes the marks of <see cref="MarkActiveLater"/> now, in one transaction. Failures go to their callbacks.</summary>
         public void Flush()
         {
-            var later = TakeLater();
-            if (later is null) return;
-            List<(LaterMark Mark, CalendarWatchException Error)>? failures = null;
-            try
+            List<(LaterMark Mark, CalendarWatchException Error)>? failures;
+            lock (_writeLock)
             {
-                var now = Now();
-                failures = Run(connection =>
-                {
-                    using var transaction = connection.BeginTransaction(deferred: false);
-                    var failed = ApplyLater(connection, later, now);
-                    transaction.Commit();
-                    return failed;
-                });
-            }
-            catch (CalendarWatchException ex)
-            {
-                failures = later.Select(m => (m, ex)).ToList();
-            }
-            catch (ObjectDisposedException ex)
-            {
-                failures = later.Select(m => (m, new CalendarWatchException("CalendarWatch.StoreClosed", FailureKind.NotSupported, "The channel record was closed before the mark was written.", ex))).ToList();
+                failures = WriteQueued();
             }
 
             ReportLater(failures);
         }
 
-        private List<LaterMark>? TakeLater()
-        {
-            lock (_laterLock)
-            {
-                if (_later.Count == 0) return null;
-                var taken = _later;
-                _later = new List<LaterMark>();
-                _laterTimer?.Dispose();
-                _laterTimer = null;
-                return taken;
-            }
-        }
-
-        private List<(LaterMark Mark, CalendarWatchException Error)>? ApplyLater(SqliteConnection connection, List<LaterMark> marks, DateTimeOffset now)
+        private List<(LaterMark Mark, CalendarWatchException Error)>? ApplyLater(StoreWriter writer, List<LaterMark> marks, DateTimeOffset now)
         {
             List<(LaterMark, CalendarWatchException)>? failures = null;
-            using var command = connection.CreateCommand();
-            command.CommandText = "UPDATE channels SET updated_at = $now, state = 'Active', " + ActiveColumns +
-                                  " WHERE channel_id = $id AND state IN ('Pending', 'MayExist', 'Active');";
-            var id = command.Parameters.Add(new SqliteParameter { ParameterName = "$id" });
-            var when = command.Parameters.Add(new SqliteParameter { ParameterName = "$now", Value = ToUnixMs(now) });
-            var resourceId = command.Parameters.Add(new SqliteParameter { ParameterName = "$resourceId" });
-            var resourceUri = command.Parameters.Add(new SqliteParameter { ParameterName = "$resourceUri" });
-            var expiration = command.Parameters.Add(new SqliteParameter { ParameterName = "$expiration" });
-            var token = command.Parameters.Add(new SqliteParameter { ParameterName = "$token" });
             foreach (var mark in marks)
             {
-                id.Value = mark.ChannelId;
-                resourceId.Value = mark.Channel.ResourceId;
-                resourceUri.Value = (object?)NullIfEmpty(mark.Channel.ResourceUri) ?? DBNull.Value;
-                expiration.Value = (object?)ToUnixMs(mark.Channel.Expiration) ?? DBNull.Value;
-                token.Value = (object?)NullIfEmpty(mark.Channel.Token) ?? DBNull.Value;
-                if (command.ExecuteNonQuery() == 1) continue;
-                var current = Get(connection, mark.ChannelId, now);
+                if (writer.Activate(mark.ChannelId, mark.Channel, now) == 1) continue;
+                var current = Get(writer.Connection, mark.ChannelId, now);
                 if (current is { State: ChannelState.Stopped or ChannelState.Replaced }) continue;
                 (failures ??= new List<(LaterMark, CalendarWatchException)>()).Add((mark, current is null ? NotRecorded(mark.ChannelId) : Refused(current, ChannelState.Active)));
             }
@@ -340,7 +435,7 @@ namespace CalendarWatch.Engine.Store
             if (string.IsNullOrEmpty(channel.ResourceId)) throw new ArgumentException("An active channel needs the resourceId Google returned.", nameof(channel));
         }
 
-        private const string ActiveColumns = "resource_id = $resourceId, resource_uri = coalesce($resourceUri, resource_uri), expiration = $expiration, token = coalesce($token, token), last_error = NULL";
+        internal const string ActiveColumns = "resource_id = $resourceId, resource_uri = coalesce($resourceUri, resource_uri), expiration = $expiration, token = coalesce($token, token), last_error = NULL";
 
         private sealed class LaterMark
         {
@@ -572,7 +667,18 @@ namespace CalendarWatch.Engine.Store
         {
             if (_disposed) return;
             Flush();
-            _disposed = true;
+            lock (_writeLock)
+            {
+                _disposed = true;
+                DropWriter();
+            }
+
+            lock (_queueLock)
+            {
+                _laterTimer?.Dispose();
+                _laterTimer = null;
+            }
+
             using var connection = new SqliteConnection(_connectionString);
             SqliteConnection.ClearPool(connection);
         }
@@ -583,17 +689,27 @@ namespace CalendarWatch.Engine.Store
         internal T Run<T>(Func<SqliteConnection, T> work)
         {
             ThrowIfDisposed();
-
-            // Active marks still waiting are written first, so that every use sees them (and in their order).
-            Flush();
+            List<(LaterMark Mark, CalendarWatchException Error)>? failures = null;
             try
             {
-                using var connection = OpenConnection();
-                return work(connection);
+                lock (_writeLock)
+                {
+                    // What is still queued is written first, so that every use sees it (and in its order).
+                    failures = WriteQueued();
+                    try
+                    {
+                        return work(Writer().Connection);
+                    }
+                    catch (SqliteException ex)
+                    {
+                        if (_writer is { InAutocommit: false }) DropWriter();
+                        throw StoreFailure(ex);
+                    }
+                }
             }
-            catch (SqliteException ex)
+            finally
             {
-                throw StoreFailure(ex);
+                ReportLater(failures);
             }
         }
 
@@ -806,6 +922,10 @@ namespace CalendarWatch.Engine.Store
         private static void Bind(SqliteCommand command, string name, object? value) => command.Parameters.AddWithValue(name, value ?? DBNull.Value);
 
         private static long? ToUnixMs(DateTimeOffset? value) => value?.ToUnixTimeMilliseconds();
+
+        private static DateTimeOffset WholeMilliseconds(DateTimeOffset value) => DateTimeOffset.FromUnixTimeMilliseconds(value.ToUnixTimeMilliseconds());
+
+        internal static long WholeSeconds(TimeSpan value) => (long)Math.Ceiling(value.TotalSeconds);
 
         private static DateTimeOffset? FromUnixMs(SqliteDataReader reader, int ordinal) =>
             reader.IsDBNull(ordinal) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(ordinal));

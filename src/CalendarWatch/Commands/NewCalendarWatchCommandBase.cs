@@ -110,8 +110,19 @@ namespace CalendarWatch.Commands
             return ShouldProcess(description, warning, "Create a push-notification channel") ? request : null;
         }
 
+        // With a record, requests that arrive while every slot is busy are held (up to one per slot) and their Pending rows
+        // written in one commit just before they start: the record then costs a fraction of a commit per channel.
+        protected override int HoldLimit => Store is null ? 1 : 4 * ThrottleLimit;
+
+        protected override IReadOnlyList<Exception?>? PrepareRequests(CalendarApiClient client, IReadOnlyList<WatchRequest> requests) =>
+            RecordedWatch.RecordPending(client, Store, requests);
+
+        // Recorded Pending but never sent: nothing exists, so the row says so.
+        protected override void OnNotStarted(WatchRequest request) =>
+            Record(request.ChannelId, s => s.MarkFailed(request.ChannelId, StopReport.NeverSent));
+
         protected override Task<Channel> ExecuteAsync(CalendarApiClient client, WatchRequest request, CancellationToken cancellationToken) =>
-            RecordedWatch.RunAsync(client, Store, request, RetryReporter, PostWarning, null, cancellationToken);
+            RecordedWatch.SendAsync(client, Store, request, RetryReporter, PostWarning, cancellationToken);
 
         protected override void WriteResult(WatchRequest request, Channel channel)
         {

@@ -1,0 +1,124 @@
+using System;
+using System.Linq;
+using System.Threading.Tasks;
+using CalendarWatch.Engine;
+using CalendarWatch.Engine.Store;
+using Xunit;
+
+namespace CalendarWatch.Tests.Store
+{
+    /// <summary>Pending rows written several at once: one commit, each row's own outcome, and nothing written twice.</summary>
+    public sealed class ChannelStoreBatchTests : IDisposable
+    {
+        private readonly StoreFolder _folder = new StoreFolder();
+        private readonly ManualClock _clock = new ManualClock(StoreData.Start);
+        private readonly ChannelStore _store;
+
+        public ChannelStoreBatchTests()
+        {
+            _store = ChannelStore.Open(_folder.File(), new ChannelStoreOptions { Clock = _clock });
+        }
+
+        public void Dispose()
+        {
+            _store.Dispose();
+            _folder.Dispose();
+        }
+
+        [Fact]
+        public void EveryRowOfABatchIsCommittedAsGetReadsIt()
+        {
+            _clock.Now = StoreData.Start.AddTicks(4321);
+            var writes = Enumerable.Range(0, 20).Select(i => new PendingWrite(StoreData.Request("b" + i), "sa@example.com", i % 2 == 0 ? "user@example.com" : null, i == 3 ? "older" : null)).ToArray();
+            _store.RecordPending(writes);
+
+            // Another connection (a second store on the file) sees every row: the batch is committed.
+            using var reader = ChannelStore.Open(_store.Path, new ChannelStoreOptions { Clock = _clock });
+            foreach (var write in writes)
+            {
+                Assert.Null(write.Error);
+                var read = reader.Get(write.Request.ChannelId)!;
+                Assert.Equal(ChannelState.Pending, read.State);
+                Assert.Equal(read.CreatedAt, write.Record!.CreatedAt);
+                Assert.Equal(read.Subject, write.Record.Subject);
+                Assert.Equal(read.Replaces, write.Record.Replaces);
+                Assert.Equal(read.Token, write.Record.Token);
+            }
+
+            Assert.Equal("user@example.com", reader.Get("b0")!.Subject);
+            Assert.Null(reader.Get("b1")!.Subject);
+            Assert.Equal("older", reader.Get("b3")!.Replaces);
+        }
+
+        [Fact]
+        public void ATakenIdOrAnInvalidRequestFailsAloneAndTheOthersAreWritten()
+        {
+            _store.RecordPending(StoreData.Request("taken"), null, null);
+            var invalid = StoreData.Request("bad");
+            invalid.Address = new Uri("ftp://hooks.example.com/calendar");
+            var writes = new[]
+            {
+                new PendingWrite(StoreData.Request("first"), null, null),
+                new PendingWrite(StoreData.Request("taken", calendarId: "other@example.com"), null, null),
+                new PendingWrite(invalid, null, null),
+                new PendingWrite(StoreData.Request("last"), null, null),
+            };
+
+            _store.RecordPending(writes);
+
+            Assert.Null(writes[0].Error);
+            Assert.Equal("CalendarWatch.ChannelIdRecorded", Assert.IsType<CalendarWatchException>(writes[1].Error).ErrorId);
+            Assert.Null(writes[1].Record);
+            Assert.NotNull(writes[2].Error);
+            Assert.Null(writes[2].Record);
+            Assert.Null(writes[3].Error);
+            Assert.Equal(ChannelState.Pending, _store.Get("first")!.State);
+            Assert.Equal(ChannelState.Pending, _store.Get("last")!.State);
+            Assert.Null(_store.Get("bad"));
+
+            // The taken id's row is the earlier channel's, untouched.
+            Assert.Equal("room-1@resource.calendar.google.com", _store.Get("taken")!.CalendarId);
+        }
+
+        [Fact]
+        public void ActiveMarksWaitingAreWrittenWithTheNextBatch()
+        {
+            _store.RecordPending(StoreData.Request("earlier"), null, null);
+            _store.MarkActiveLater("earlier", StoreData.Granted("earlier", StoreData.Start.AddDays(7)));
+            _store.RecordPending(new[] { new PendingWrite(StoreData.Request("next"), null, null) });
+
+            using var reader = ChannelStore.Open(_store.Path, new ChannelStoreOptions { Clock = _clock });
+            Assert.Equal(ChannelState.Active, reader.Get("earlier")!.State);
+            Assert.Equal(ChannelState.Pending, reader.Get("next")!.State);
+        }
+
+        [Fact]
+        public void ManyThreadsWritingAtOnceLoseNothingAndNothingTwice()
+        {
+            Parallel.For(0, 16, thread =>
+            {
+                for (var i = 0; i < 25; i++)
+                {
+                    var id = $"t{thread}-{i}";
+                    if (i % 5 == 0)
+                    {
+                        _store.RecordPending(Enumerable.Range(0, 3).Select(k => new PendingWrite(StoreData.Request($"{id}-{k}"), null, null)).ToArray());
+                    }
+                    else
+                    {
+                        _store.RecordPending(StoreData.Request(id), null, null);
+                    }
+                }
+            });
+
+            Assert.Equal(16 * (20 + 5 * 3), _store.Query(new ChannelQuery { States = new[] { ChannelState.Pending } }).Count());
+        }
+
+        [Fact]
+        public void ABatchAfterDisposeIsRefused()
+        {
+            _store.Dispose();
+            Assert.Throws<ObjectDisposedException>(() => _store.RecordPending(new[] { new PendingWrite(StoreData.Request("late"), null, null) }));
+        }
+    }
+}
