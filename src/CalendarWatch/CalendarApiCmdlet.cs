@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Linq;
 using System.Management.Automation;
 using System.Runtime.ExceptionServices;
 using System.Threading;
@@ -45,13 +44,6 @@ namespace CalendarWatch
         private ExceptionDispatchInfo? _stopReason;
         private long _notStarted;
         private Action<HttpExchange>? _debugSink;
-
-        // Built requests not yet started: held while every slot is busy, at most HoldLimit, so that PrepareRequests
-        // runs for several at once (the watch cmdlets write their Pending rows in one commit).
-        private readonly List<TRequest> _held = new List<TRequest>();
-
-        // Requests prepared and not yet started: the ones OnNotStarted must hear about if the command stops first.
-        private readonly HashSet<TRequest> _preparedNotStarted = new HashSet<TRequest>();
 
         protected CalendarApiCmdlet()
         {
@@ -102,21 +94,10 @@ namespace CalendarWatch
         protected abstract IEnumerable<TRequest?> BuildRequests();
 
         /// <summary>
-        /// How many built requests may be held back while every slot is busy, to be prepared together (1: none held).
-        /// A request is held only while all ThrottleLimit slots are busy, so holding never delays a start.
+        /// How many items the queue runs at once (default ThrottleLimit). A command whose work waits for a send slot of
+        /// its own (at most ThrottleLimit requests in flight) may start more, so that the waiting ones are known ahead.
         /// </summary>
-        protected virtual int HoldLimit => 1;
-
-        /// <summary>
-        /// Runs on the pipeline thread for requests about to be started, in input order, before any of them is sent.
-        /// Returns one entry per request: null when it may be sent, or the exception it fails with (it is then not sent).
-        /// </summary>
-        protected virtual IReadOnlyList<Exception?>? PrepareRequests(CalendarApiClient client, IReadOnlyList<TRequest> requests) => null;
-
-        /// <summary>A prepared request that will never be started (the command stopped first), on the pipeline thread.</summary>
-        protected virtual void OnNotStarted(TRequest request)
-        {
-        }
+        protected virtual int QueueLimit => ThrottleLimit;
 
         /// <summary>Runs one request off the pipeline thread.</summary>
         protected abstract Task<TResult> ExecuteAsync(CalendarApiClient client, TRequest request, CancellationToken cancellationToken);
@@ -145,7 +126,7 @@ namespace CalendarWatch
             var debug = MyInvocation.BoundParameters.TryGetValue("Debug", out var flag) ? flag is SwitchParameter on && on.IsPresent
                 : LanguagePrimitives.TryConvertTo(GetVariableValue("DebugPreference"), out ActionPreference preference) && preference != ActionPreference.SilentlyContinue;
             _debugSink = debug ? exchange => PostDebug(exchange.ToString()) : null;
-            _queue = new BoundedWorkQueue<TRequest, TResult>(ThrottleLimit, ordered: !Unordered.IsPresent, StopToken, Loop);
+            _queue = new BoundedWorkQueue<TRequest, TResult>(Math.Max(ThrottleLimit, QueueLimit), ordered: !Unordered.IsPresent, StopToken, Loop);
             _progress = new ProgressReporter(this, ProgressActivity, MyInvocation.ExpectingInput ? null : KnownItemCount);
         }
 
@@ -179,64 +160,18 @@ namespace CalendarWatch
 
                 var client = GetClient();
                 WriteVerbose(DescribeRequest(request));
-                _held.Add(request);
-                if (_held.Count >= HoldLimit || queue.InFlight < ThrottleLimit)
-                {
-                    StartHeld(queue, client);
-                }
-
+                var sink = _debugSink;
+                queue.Enqueue(request, sink is null
+                    ? token => Task.Run(() => ExecuteAsync(client, request, token), token)
+                    : token => Task.Run(() => HttpTrace.RunAsync(sink, () => ExecuteAsync(client, request, token)), token), _onReady);
                 ThrowIfStopped();
                 _progress!.Report();
-            }
-        }
-
-        /// <summary>Prepares the held requests together, then starts each as a slot frees (blocking meanwhile).</summary>
-        private void StartHeld(BoundedWorkQueue<TRequest, TResult> queue, CalendarApiClient client)
-        {
-            if (_held.Count == 0) return;
-            var batch = _held.ToArray();
-            _held.Clear();
-            IReadOnlyList<Exception?>? prepared;
-            try
-            {
-                prepared = PrepareRequests(client, batch);
-            }
-            catch (Exception ex) when (!(ex is OutOfMemoryException))
-            {
-                prepared = batch.Select(_ => (Exception?)ex).ToArray();
-            }
-
-            for (var i = 0; i < batch.Length; i++)
-            {
-                var request = batch[i];
-                var refused = prepared?[i];
-                if (refused != null)
-                {
-                    queue.Enqueue(request, _ => Task.FromException<TResult>(refused), _onReady);
-                    continue;
-                }
-
-                _preparedNotStarted.Add(request);
-                var sink = _debugSink;
-                queue.Enqueue(request, token =>
-                {
-                    _preparedNotStarted.Remove(request);
-                    return sink is null
-                        ? Task.Run(() => ExecuteAsync(client, request, token), token)
-                        : Task.Run(() => HttpTrace.RunAsync(sink, () => ExecuteAsync(client, request, token)), token);
-                }, _onReady);
             }
         }
 
         protected override void EndProcessing()
         {
             ThrowIfStopped();
-            if (_queue != null && _client != null)
-            {
-                StartHeld(_queue, _client);
-                ThrowIfStopped();
-            }
-
             _queue?.Complete(_onReady);
             ThrowIfStopped();
             _progress?.Finish();
@@ -244,12 +179,6 @@ namespace CalendarWatch
 
         protected override void Dispose(bool disposing)
         {
-            if (disposing && _held.Count > 0)
-            {
-                WarnEvenIfStopped(StopReport.NotStarted(_held.Count));
-                _held.Clear();
-            }
-
             if (disposing && _queue != null && _queue.Completed < _queue.Enqueued)
             {
                 // Ended without handing everything out (a stop while an upstream command ran): report it now, so that
@@ -325,10 +254,9 @@ namespace CalendarWatch
         /// <summary>After a stop nothing more goes to the output: one warning per item that needs the admin's attention.</summary>
         private void ReportAfterStop(CompletedWork<TRequest, TResult> work)
         {
-            if (!work.WasStarted)
+            if (!work.WasStarted || work.Exception is NotSentException)
             {
                 _notStarted++;
-                if (_preparedNotStarted.Remove(work.State)) OnNotStarted(work.State);
                 return;
             }
 
@@ -366,9 +294,6 @@ namespace CalendarWatch
                 _queue.Complete(_onReady);
             }
 
-            // Held requests were never prepared: nothing was recorded or sent for them.
-            _notStarted += _held.Count;
-            _held.Clear();
             if (_notStarted > 0)
             {
                 WarnEvenIfStopped(StopReport.NotStarted(_notStarted));

@@ -1,6 +1,4 @@
 using System;
-using System.Collections.Generic;
-using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using CalendarWatch.Engine;
@@ -27,21 +25,8 @@ namespace CalendarWatch
         }
 
         /// <summary>
-        /// Writes the Pending rows of several watches about to be sent, in one commit: one entry per request, null when
-        /// it may be sent, or why it must not be (invalid, id taken, record failed). Nothing is written without a store.
-        /// </summary>
-        public static IReadOnlyList<Exception?>? RecordPending(CalendarApiClient client, ChannelStore? store, IReadOnlyList<WatchRequest> requests)
-        {
-            if (store is null) return null;
-            var connection = client.Connection;
-            var writes = requests.Select(r => new PendingWrite(r, connection.Account, r.Subject ?? connection.DefaultSubject)).ToArray();
-            store.RecordPending(writes);
-            return writes.Select(w => w.Error).ToArray();
-        }
-
-        /// <summary>
-        /// Sends a watch whose Pending row is written (<see cref="RecordPending"/>), then records Google's answer. Without
-        /// a store it only sends.
+        /// Sends a watch whose Pending row is written (<see cref="RunAsync"/>, <see cref="RecordAhead"/>), then records
+        /// Google's answer. Without a store it only sends.
         /// </summary>
         public static async Task<Channel> SendAsync(CalendarApiClient client, ChannelStore? store, WatchRequest request, Action<RetryNotice> onRetry, Action<string> warn, CancellationToken cancellationToken)
         {

@@ -110,19 +110,24 @@ namespace CalendarWatch.Commands
             return ShouldProcess(description, warning, "Create a push-notification channel") ? request : null;
         }
 
-        // With a record, requests that arrive while every slot is busy are held (up to one per slot) and their Pending rows
-        // written in one commit just before they start: the record then costs a fraction of a commit per channel.
-        protected override int HoldLimit => Store is null ? 1 : 4 * ThrottleLimit;
+        private RecordAhead? _recordAhead;
 
-        protected override IReadOnlyList<Exception?>? PrepareRequests(CalendarApiClient client, IReadOnlyList<WatchRequest> requests) =>
-            RecordedWatch.RecordPending(client, Store, requests);
+        // Up to 4 requests per send slot wait their turn already started (RecordAhead): the pipeline thread hands items
+        // over in fewer, larger steps, and with a record the Pending rows of those waiting are written in one commit
+        // when a slot frees, a fraction of a commit per channel.
+        protected override int QueueLimit => 5 * ThrottleLimit;
 
-        // Recorded Pending but never sent: nothing exists, so the row says so.
-        protected override void OnNotStarted(WatchRequest request) =>
-            Record(request.ChannelId, s => s.MarkFailed(request.ChannelId, StopReport.NeverSent));
+        protected override void BeginProcessing()
+        {
+            base.BeginProcessing();
+            _recordAhead = new RecordAhead(Store, ThrottleLimit, PostWarning);
+        }
 
-        protected override Task<Channel> ExecuteAsync(CalendarApiClient client, WatchRequest request, CancellationToken cancellationToken) =>
-            RecordedWatch.SendAsync(client, Store, request, RetryReporter, PostWarning, cancellationToken);
+        protected override Task<Channel> ExecuteAsync(CalendarApiClient client, WatchRequest request, CancellationToken cancellationToken)
+        {
+            var recordAhead = _recordAhead ?? throw new InvalidOperationException("BeginProcessing did not run.");
+            return recordAhead.SendAsync(client, request, () => RecordedWatch.SendAsync(client, Store, request, RetryReporter, PostWarning, cancellationToken), cancellationToken);
+        }
 
         protected override void WriteResult(WatchRequest request, Channel channel)
         {

@@ -1,0 +1,162 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.ExceptionServices;
+using System.Threading;
+using System.Threading.Tasks;
+using CalendarWatch.Engine;
+using CalendarWatch.Engine.Store;
+
+namespace CalendarWatch
+{
+    /// <summary>
+    /// A request cancelled while it waited for a send slot: nothing was sent for it. Reported like an item the stop
+    /// kept from starting, never as "may exist".
+    /// </summary>
+    internal sealed class NotSentException : OperationCanceledException
+    {
+        public NotSentException(CancellationToken token)
+            : base("The operation was stopped before this request was sent; nothing was sent for it.", token)
+        {
+        }
+    }
+
+    /// <summary>
+    /// Watches sent at most <c>slots</c> at a time, with the requests queued behind them already started (so the
+    /// pipeline thread hands them over in fewer, larger steps) and known, so that their Pending rows are written together: when a request gets a send slot and its row is not written yet, the rows of
+    /// every request then waiting are written in one commit (a run of watches pays a fraction of a commit per channel
+    /// instead of one). A row is always committed before its request is sent. A request cancelled while it waits is
+    /// not sent; if its row was written meanwhile, the row is marked Failed (never sent), so the record still names
+    /// exactly what may exist.
+    /// </summary>
+    internal sealed class RecordAhead
+    {
+        private readonly ChannelStore? _store;
+        private readonly SemaphoreSlim _slots;
+        private readonly Action<string> _warn;
+        private readonly object _recordLock = new object();
+        private readonly object _waitingLock = new object();
+        private List<Ticket> _waiting = new List<Ticket>();
+
+        /// <param name="store">The record; null (-NoRecord): only the send slots.</param>
+        public RecordAhead(ChannelStore? store, int slots, Action<string> warn)
+        {
+            _store = store;
+            _slots = new SemaphoreSlim(slots, slots); // never disposed: tasks still winding down after the command may release it
+            _warn = warn;
+        }
+
+        /// <summary>Waits for a send slot, makes sure the request's Pending row is committed, then runs <paramref name="send"/>.</summary>
+        public async Task<Channel> SendAsync(CalendarApiClient client, WatchRequest request, Func<Task<Channel>> send, CancellationToken cancellationToken)
+        {
+            var ticket = new Ticket(request);
+            if (_store != null)
+            {
+                lock (_waitingLock)
+                {
+                    _waiting.Add(ticket);
+                }
+            }
+
+            try
+            {
+                await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                NotSent(ticket);
+                throw new NotSentException(cancellationToken);
+            }
+
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // The slot was granted as the stop came: nothing is sent after a stop.
+                _slots.Release();
+                NotSent(ticket);
+                throw new NotSentException(cancellationToken);
+            }
+
+            try
+            {
+                if (_store != null) Record(_store, client, ticket);
+                if (ticket.Error != null) ExceptionDispatchInfo.Capture(ticket.Error).Throw();
+                return await send().ConfigureAwait(false);
+            }
+            finally
+            {
+                _slots.Release();
+            }
+        }
+
+        /// <summary>Commits the ticket's row, with the rows of every request waiting behind it, unless a batch already did.</summary>
+        private void Record(ChannelStore store, CalendarApiClient client, Ticket ticket)
+        {
+            // Written by an earlier batch (the usual case): no need to wait for a batch being written now.
+            if (ticket.Committed) return;
+            lock (_recordLock)
+            {
+                if (ticket.Committed) return;
+                List<Ticket> batch;
+                lock (_waitingLock)
+                {
+                    batch = _waiting;
+                    _waiting = new List<Ticket>();
+                }
+
+                var connection = client.Connection;
+                var writes = new PendingWrite[batch.Count];
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    var request = batch[i].Request;
+                    writes[i] = new PendingWrite(request, connection.Account, request.Subject ?? connection.DefaultSubject);
+                }
+
+                try
+                {
+                    store.RecordPending(writes);
+                    for (var i = 0; i < batch.Count; i++) batch[i].Error = writes[i].Error;
+                }
+                catch (Exception ex) when (!(ex is OutOfMemoryException))
+                {
+                    foreach (var waiting in batch) waiting.Error = ex;
+                }
+
+                foreach (var waiting in batch) waiting.Committed = true;
+            }
+        }
+
+        /// <summary>A ticket cancelled before it was sent: out of the waiting list, or, if its row was written, marked Failed.</summary>
+        private void NotSent(Ticket ticket)
+        {
+            if (_store is null) return;
+            lock (_recordLock)
+            {
+                lock (_waitingLock)
+                {
+                    if (_waiting.Remove(ticket)) return;
+                }
+
+                if (!ticket.Committed || ticket.Error != null) return;
+            }
+
+            RecordedWatch.Update(_store, ticket.Request.ChannelId, _warn, s => s.MarkFailed(ticket.Request.ChannelId, StopReport.NeverSent));
+        }
+
+        private sealed class Ticket
+        {
+            public Ticket(WatchRequest request) => Request = request;
+
+            public WatchRequest Request { get; }
+
+            private volatile bool _committed;
+
+            /// <summary>The batch holding this ticket has ended (set under _recordLock, after <see cref="Error"/>), so its row is written unless Error says otherwise.</summary>
+            public bool Committed
+            {
+                get => _committed;
+                set => _committed = value;
+            }
+
+            public Exception? Error { get; set; }
+        }
+    }
+}
