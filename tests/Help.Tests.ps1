@@ -213,3 +213,32 @@ Describe 'Example <Number> of <Command>: <Title>' -ForEach $script:exampleCases 
         $result.Errors | ForEach-Object { "$($_.FullyQualifiedErrorId): $_" } | Should -BeNullOrEmpty
     }
 }
+
+Describe 'The help file where Windows PowerShell looks for it' {
+    # Windows PowerShell 5.1 cannot run here. Its psm1 branch imports bin/net472/CalendarWatch.dll by path, and 5.1 looks
+    # for a cmdlet's CalendarWatch.dll-Help.xml only in the culture folders of the cmdlet's module's ModuleBase. This
+    # imports the built module's cmdlet assembly the same way (by path, from a psm1) and checks that the cmdlets belong
+    # to the module folder, where the package's single copy of the help is.
+    It 'is found when the cmdlet assembly is imported by path from the module script, as on Windows PowerShell' {
+        $version = Split-Path -Path (Split-Path -Path $script:manifest -Parent) -Leaf
+        $copy = Join-Path -Path $TestDrive -ChildPath "byname/CalendarWatch/$version"
+        $null = New-Item -ItemType Directory -Path (Split-Path -Path $copy -Parent) -Force
+        Copy-Item -LiteralPath (Split-Path -Path $script:manifest -Parent) -Destination $copy -Recurse
+        Set-Content -LiteralPath (Join-Path -Path $copy -ChildPath 'CalendarWatch.psm1') -Value @'
+Import-Module -Name ([System.IO.Path]::Combine($PSScriptRoot, 'bin', 'net8.0', 'CalendarWatch.dll')) -ErrorAction Stop
+'@
+        $script = Join-Path -Path $TestDrive -ChildPath 'byname.ps1'
+        Set-Content -LiteralPath $script -Value @'
+Import-Module -Name $env:CW_MANIFEST -ErrorAction Stop
+$command = Get-Command -Name New-CalendarEventWatch
+$command.Module.ModuleBase
+(Get-Help -Name New-CalendarEventWatch).Synopsis
+'@
+        $run = Invoke-PowerShellChild -File $script -Environment @{ CW_MANIFEST = (Join-Path -Path $copy -ChildPath 'CalendarWatch.psd1') }
+        $run.ExitCode | Should -Be 0 -Because $run.Errors
+        $lines = @($run.Output -split "`r?`n" | Where-Object { $_ })
+        $lines[0] | Should -Be (Resolve-Path -LiteralPath $copy).ProviderPath
+        $lines[1] | Should -BeLike 'Creates a push-notification channel*'
+        @(Get-ChildItem -LiteralPath $copy -Recurse -Filter 'CalendarWatch.dll-Help.xml').Count | Should -Be 1
+    }
+}
