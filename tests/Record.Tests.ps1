@@ -131,7 +131,7 @@ Describe 'The whole lifecycle on the record' {
         Set-EmulatorFault -Emulator $script:emulator -Fault @{ latencyMs = 200 }
         try {
             $items = 1..24 | ForEach-Object { [PSCustomObject]@{ CalendarId = $calendar } }
-            $made = @($items | New-CalendarEventWatch -Address $script:address -ThrottleLimit 2 -RecordPath $record -WarningAction SilentlyContinue | Select-Object -First 3)
+            $made = @($items | New-CalendarEventWatch -Address $script:address -ThrottleLimit 2 -RecordPath $record -WarningAction SilentlyContinue -WarningVariable warnings | Select-Object -First 3)
         }
         finally {
             Set-EmulatorFault -Emulator $script:emulator -Fault @{}
@@ -155,6 +155,15 @@ Describe 'The whole lifecycle on the record' {
         $serverIds = @($server | ForEach-Object { [string]$_.id })
         $neverSent | ForEach-Object { $serverIds | Should -Not -Contain $_.ChannelId }
         @($made.Id) | ForEach-Object { $byId[$_] | Should -Be 'Active' }
+
+        # Reported as not started (nothing was sent), never as cut off in flight.
+        $notStarted = @($warnings | Where-Object { "$_" -match '^(\d+) item\(s\) were not started' })
+        $notStarted.Count | Should -Be 1
+        [int]([regex]::Match("$($notStarted[0])", '^\d+').Value) | Should -BeGreaterOrEqual $neverSent.Count
+        $inFlight = @($warnings | Where-Object { "$_" -like '*cancelled in flight*' } | ForEach-Object { "$_" })
+        foreach ($row in $neverSent) {
+            $inFlight | Where-Object { $_ -like "*$($row.ChannelId)*" } | Should -BeNullOrEmpty
+        }
     }
 }
 

@@ -7,6 +7,19 @@ using System.Threading.Tasks;
 
 namespace CalendarWatch.Engine
 {
+    /// <summary>
+    /// Thrown by an item's work when a cancel reached it before it did anything (e.g. while it waited for a slot of its
+    /// own): the queue then hands the item out as not started (<see cref="CompletedWork{TState, TResult}.WasStarted"/>
+    /// false), not as cut off in flight.
+    /// </summary>
+    public sealed class WorkNotStartedException : OperationCanceledException
+    {
+        public WorkNotStartedException(CancellationToken cancellationToken)
+            : base("The operation was stopped before this item was sent; nothing was sent for it.", cancellationToken)
+        {
+        }
+    }
+
     /// <summary>What became of one item given to <see cref="BoundedWorkQueue{TState, TResult}"/>.</summary>
     public sealed class CompletedWork<TState, TResult>
     {
@@ -296,9 +309,32 @@ namespace CalendarWatch.Engine
                 return new CompletedWork<TState, TResult>(entry.Sequence, entry.State, task.Result, null, isCancelled: false, wasStarted: true);
             }
 
-            var exception = task.IsCanceled ? new OperationCanceledException("The operation was stopped while this item was in flight; the server may have carried it out.") : Unwrap(task.Exception!);
+            var exception = task.IsCanceled ? CancellationOf(task) : Unwrap(task.Exception!);
+            if (exception is WorkNotStartedException)
+            {
+                return new CompletedWork<TState, TResult>(entry.Sequence, entry.State, default!, exception, isCancelled: true, wasStarted: false);
+            }
+
             var cancelled = exception is OperationCanceledException && _cts.IsCancellationRequested;
             return new CompletedWork<TState, TResult>(entry.Sequence, entry.State, default!, exception, cancelled, wasStarted: true);
+        }
+
+        /// <summary>A cancelled task's own exception when it is a <see cref="WorkNotStartedException"/>; otherwise the in-flight one.</summary>
+        private static Exception CancellationOf(Task<TResult> task)
+        {
+            try
+            {
+                task.GetAwaiter().GetResult();
+            }
+            catch (WorkNotStartedException notStarted)
+            {
+                return notStarted;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            return new OperationCanceledException("The operation was stopped while this item was in flight; the server may have carried it out.");
         }
 
         private void Hand(Action<CompletedWork<TState, TResult>> onReady, CompletedWork<TState, TResult> outcome)

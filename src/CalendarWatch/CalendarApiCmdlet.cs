@@ -254,7 +254,7 @@ namespace CalendarWatch
         /// <summary>After a stop nothing more goes to the output: one warning per item that needs the admin's attention.</summary>
         private void ReportAfterStop(CompletedWork<TRequest, TResult> work)
         {
-            if (!work.WasStarted || work.Exception is NotSentException)
+            if (!work.WasStarted)
             {
                 _notStarted++;
                 return;

@@ -9,24 +9,12 @@ using CalendarWatch.Engine.Store;
 namespace CalendarWatch
 {
     /// <summary>
-    /// A request cancelled while it waited for a send slot: nothing was sent for it. Reported like an item the stop
-    /// kept from starting, never as "may exist".
-    /// </summary>
-    internal sealed class NotSentException : OperationCanceledException
-    {
-        public NotSentException(CancellationToken token)
-            : base("The operation was stopped before this request was sent; nothing was sent for it.", token)
-        {
-        }
-    }
-
-    /// <summary>
     /// Watches sent at most <c>slots</c> at a time, with the requests queued behind them already started (so the
     /// pipeline thread hands them over in fewer, larger steps) and known, so that their Pending rows are written together: when a request gets a send slot and its row is not written yet, the rows of
     /// every request then waiting are written in one commit (a run of watches pays a fraction of a commit per channel
     /// instead of one). A row is always committed before its request is sent. A request cancelled while it waits is
-    /// not sent; if its row was written meanwhile, the row is marked Failed (never sent), so the record still names
-    /// exactly what may exist.
+    /// not sent and ends as <see cref="WorkNotStartedException"/> (reported as not started); if its row was written
+    /// meanwhile, the row is marked Failed (never sent), so the record still names exactly what may exist.
     /// </summary>
     internal sealed class RecordAhead
     {
@@ -63,21 +51,15 @@ namespace CalendarWatch
             }
             catch (OperationCanceledException)
             {
-                NotSent(ticket);
-                throw new NotSentException(cancellationToken);
-            }
-
-            if (cancellationToken.IsCancellationRequested)
-            {
-                // The slot was granted as the stop came: nothing is sent after a stop.
-                _slots.Release();
-                NotSent(ticket);
-                throw new NotSentException(cancellationToken);
+                throw NotSent(ticket, cancellationToken);
             }
 
             try
             {
+                // A slot granted as the stop came, or a stop while the rows were written: nothing is sent after a stop.
+                if (cancellationToken.IsCancellationRequested) throw NotSent(ticket, cancellationToken);
                 if (_store != null) Record(_store, client, ticket);
+                if (cancellationToken.IsCancellationRequested) throw NotSent(ticket, cancellationToken);
                 if (ticket.Error != null) ExceptionDispatchInfo.Capture(ticket.Error).Throw();
                 return await send().ConfigureAwait(false);
             }
@@ -115,30 +97,39 @@ namespace CalendarWatch
                     store.RecordPending(writes);
                     for (var i = 0; i < batch.Count; i++) batch[i].Error = writes[i].Error;
                 }
-                catch (Exception ex) when (!(ex is OutOfMemoryException))
+                catch (Exception ex)
                 {
+                    // Whatever went wrong, no request of the batch may be sent: each fails with it.
                     foreach (var waiting in batch) waiting.Error = ex;
                 }
-
-                foreach (var waiting in batch) waiting.Committed = true;
+                finally
+                {
+                    foreach (var waiting in batch) waiting.Committed = true;
+                }
             }
         }
 
-        /// <summary>A ticket cancelled before it was sent: out of the waiting list, or, if its row was written, marked Failed.</summary>
-        private void NotSent(Ticket ticket)
+        /// <summary>
+        /// A ticket cancelled before it was sent: out of the waiting list, or, if its row was written, marked Failed.
+        /// Returns the exception that reports the item as not started.
+        /// </summary>
+        private WorkNotStartedException NotSent(Ticket ticket, CancellationToken cancellationToken)
         {
-            if (_store is null) return;
+            var notStarted = new WorkNotStartedException(cancellationToken);
+            var store = _store;
+            if (store is null) return notStarted;
             lock (_recordLock)
             {
                 lock (_waitingLock)
                 {
-                    if (_waiting.Remove(ticket)) return;
+                    if (_waiting.Remove(ticket)) return notStarted;
                 }
 
-                if (!ticket.Committed || ticket.Error != null) return;
+                if (!ticket.Committed || ticket.Error != null) return notStarted;
             }
 
-            RecordedWatch.Update(_store, ticket.Request.ChannelId, _warn, s => s.MarkFailed(ticket.Request.ChannelId, StopReport.NeverSent));
+            RecordedWatch.Update(store, ticket.Request.ChannelId, _warn, s => s.MarkFailed(ticket.Request.ChannelId, StopReport.NeverSent));
+            return notStarted;
         }
 
         private sealed class Ticket

@@ -48,12 +48,12 @@ namespace CalendarWatch
 
         protected override void Dispose(bool disposing)
         {
+            // The base hands out what is still in flight first (after a Ctrl+C), whose records are still written.
+            base.Dispose(disposing);
             if (disposing)
             {
                 Store?.Dispose();
             }
-
-            base.Dispose(disposing);
         }
     }
 

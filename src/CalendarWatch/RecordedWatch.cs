@@ -67,6 +67,11 @@ namespace CalendarWatch
             {
                 warn(NotUpdated(store, channelId, ex));
             }
+            catch (ObjectDisposedException)
+            {
+                // Work still winding down after its command ended (Ctrl+C): the row stays as it was, which reads as "may exist".
+                warn($"The channel record ({store.Path}) was closed before channel {channelId} was updated; it stays as recorded.");
+            }
         }
 
         private static string NotUpdated(ChannelStore store, string channelId, CalendarWatchException ex) =>

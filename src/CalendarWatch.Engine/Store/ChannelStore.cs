@@ -146,6 +146,10 @@ namespace CalendarWatch.Engine.Store
             var queued = new List<PendingWrite>(writes.Count);
             foreach (var write in writes)
             {
+                // A write given again (a retry after StoreBusy) starts afresh.
+                write.Record = null;
+                write.Error = null;
+                write.Done = false;
                 try
                 {
                     write.Record = NewPending(write, now);
@@ -225,6 +229,7 @@ namespace CalendarWatch.Engine.Store
 
             if (inserts is null && marks is null) return null;
             List<(LaterMark Mark, CalendarWatchException Error)>? failures = null;
+            var committed = false;
             try
             {
                 var writer = Writer();
@@ -248,6 +253,7 @@ namespace CalendarWatch.Engine.Store
                 }
 
                 writer.Commit();
+                committed = true;
             }
             catch (Exception ex) when (!(ex is OutOfMemoryException))
             {
@@ -263,6 +269,13 @@ namespace CalendarWatch.Engine.Store
             }
             finally
             {
+                if (!committed && inserts != null)
+                {
+                    // Left by an exception no catch took (out of memory): no row may be taken as written.
+                    DropWriter();
+                    foreach (var queued in inserts) queued.Error ??= new CalendarWatchException("CalendarWatch.StoreFailed", FailureKind.ResourceUnavailable, $"The channel record {Path} was not written.");
+                }
+
                 if (inserts != null)
                 {
                     foreach (var queued in inserts) queued.Done = true;
@@ -419,7 +432,15 @@ namespace CalendarWatch.Engine.Store
             if (failures is null) return;
             foreach (var (mark, error) in failures)
             {
-                mark.OnFailure?.Invoke(error);
+                try
+                {
+                    mark.OnFailure?.Invoke(error);
+                }
+                catch (Exception ex) when (!(ex is OutOfMemoryException))
+                {
+                    // A report that cannot be made must not undo the write that carried it (the rows are committed)
+                    // nor end the timer's thread: the mark's failure is then only in the record, as Pending.
+                }
             }
         }
 
@@ -673,10 +694,20 @@ namespace CalendarWatch.Engine.Store
                 DropWriter();
             }
 
+            // Marks that arrived after the flush above: they can no longer be written, and say so.
+            List<LaterMark>? left;
             lock (_queueLock)
             {
                 _laterTimer?.Dispose();
                 _laterTimer = null;
+                left = _later.Count == 0 ? null : _later;
+                _later = new List<LaterMark>();
+            }
+
+            if (left != null)
+            {
+                var closed = Failure(new ObjectDisposedException(nameof(ChannelStore)));
+                ReportLater(left.Select(m => (m, closed)).ToList());
             }
 
             using var connection = new SqliteConnection(_connectionString);

@@ -95,6 +95,31 @@ namespace CalendarWatch.Tests.Scale
         }
 
         [Fact]
+        public void WorkThatEndsNotStartedIsHandedOutAsNeverStartedNotAsInFlight()
+        {
+            var outcomes = new List<CompletedWork<string, int>>();
+            using var stopped = new CancellationTokenSource();
+            stopped.Cancel();
+
+            // Enqueued before the cancel, so started; one gives up before doing anything, the other in flight.
+            var gate = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var open = new BoundedWorkQueue<string, int>(4);
+            open.Enqueue("waited", async ct => { await gate.Task; throw new WorkNotStartedException(stopped.Token); }, outcomes.Add);
+            open.Enqueue("in-flight", async ct => { await gate.Task; throw new OperationCanceledException(stopped.Token); }, outcomes.Add);
+            open.Cancel();
+            gate.SetResult(true);
+            open.Complete(outcomes.Add);
+
+            var waited = outcomes.Single(o => o.State == "waited");
+            Assert.True(waited.IsCancelled);
+            Assert.False(waited.WasStarted);
+            Assert.IsType<WorkNotStartedException>(waited.Exception);
+            var inFlight = outcomes.Single(o => o.State == "in-flight");
+            Assert.True(inFlight.IsCancelled);
+            Assert.True(inFlight.WasStarted);
+        }
+
+        [Fact]
         public void PostedActionsRunOnTheCallerThreadBeforeLaterResults()
         {
             var caller = Environment.CurrentManagedThreadId;
