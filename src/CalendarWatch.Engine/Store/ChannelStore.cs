@@ -178,10 +178,6 @@ namespace CalendarWatch.Engine.Store
             }
 
             ReportLater(laterFailures);
-            foreach (var write in queued)
-            {
-                if (write.Error != null) write.Record = null;
-            }
         }
 
         private static ChannelRecord NewPending(PendingWrite write, DateTimeOffset now)
@@ -259,12 +255,12 @@ namespace CalendarWatch.Engine.Store
             {
                 // Nothing was committed: every row and mark fails with it, and the connection is closed (which rolls back).
                 DropWriter();
-                var failure = ex as CalendarWatchException ?? Failure(ex);
                 if (inserts != null)
                 {
-                    foreach (var queued in inserts) queued.Error = ex is CalendarWatchException ? failure : Failure(ex);
+                    foreach (var queued in inserts) queued.Error = Failure(ex);
                 }
 
+                var failure = Failure(ex);
                 failures = marks?.Select(m => (m, failure)).ToList();
             }
             finally
@@ -278,7 +274,11 @@ namespace CalendarWatch.Engine.Store
 
                 if (inserts != null)
                 {
-                    foreach (var queued in inserts) queued.Done = true;
+                    foreach (var queued in inserts)
+                    {
+                        if (queued.Error != null) queued.Record = null;
+                        queued.Done = true;
+                    }
                 }
             }
 
@@ -310,25 +310,7 @@ namespace CalendarWatch.Engine.Store
         private StoreWriter Writer()
         {
             ThrowIfDisposed();
-            if (_writer is null)
-            {
-                var connection = new SqliteConnection(_writerConnectionString);
-                try
-                {
-                    connection.Open();
-                    using var pragmas = connection.CreateCommand();
-                    pragmas.CommandText = _pragmas;
-                    pragmas.ExecuteNonQuery();
-                    _writer = new StoreWriter(connection);
-                }
-                catch
-                {
-                    connection.Dispose();
-                    throw;
-                }
-            }
-
-            return _writer;
+            return _writer ??= new StoreWriter(OpenConnection(_writerConnectionString));
         }
 
         /// <summary>Under _writeLock: closes the held connection (an open transaction is rolled back); the next write opens another.</summary>
@@ -762,7 +744,7 @@ namespace CalendarWatch.Engine.Store
                     var values = new object?[]
                     {
                         r.ChannelId, (r.State == ChannelState.Expired ? ChannelState.Active : r.State).ToString(), r.CalendarId, r.Resource.ToString(), r.Address, r.Token, r.EventTypes,
-                        r.Account, r.Subject, r.TimeToLive is TimeSpan ttl ? (long)Math.Ceiling(ttl.TotalSeconds) : null, ToUnixMs(r.ExpiresAt), r.ResourceId, r.ResourceUri,
+                        r.Account, r.Subject, r.TimeToLive is TimeSpan ttl ? WholeSeconds(ttl) : null, ToUnixMs(r.ExpiresAt), r.ResourceId, r.ResourceUri,
                         ToUnixMs(r.Expiration), ToUnixMs(r.CreatedAt), ToUnixMs(r.UpdatedAt), r.LastError, r.ReplacedBy, r.Replaces,
                     };
                     for (var i = 0; i < values.Length; i++) parameters[i].Value = values[i] ?? DBNull.Value;
@@ -774,9 +756,11 @@ namespace CalendarWatch.Engine.Store
             });
         }
 
-        private SqliteConnection OpenConnection()
+        private SqliteConnection OpenConnection() => OpenConnection(_connectionString);
+
+        private SqliteConnection OpenConnection(string connectionString)
         {
-            var connection = new SqliteConnection(_connectionString);
+            var connection = new SqliteConnection(connectionString);
             try
             {
                 connection.Open();
