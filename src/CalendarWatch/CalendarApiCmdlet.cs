@@ -99,6 +99,14 @@ namespace CalendarWatch
         /// </summary>
         protected virtual int QueueLimit => ThrottleLimit;
 
+        /// <summary>
+        /// Runs on the pipeline thread as an item starts, in input order, just before <see cref="ExecuteAsync"/> is
+        /// scheduled: what must keep the input order (a place in a line) is taken here.
+        /// </summary>
+        protected virtual void OnStarting(TRequest request, CancellationToken cancellationToken)
+        {
+        }
+
         /// <summary>Runs one request off the pipeline thread.</summary>
         protected abstract Task<TResult> ExecuteAsync(CalendarApiClient client, TRequest request, CancellationToken cancellationToken);
 
@@ -161,9 +169,13 @@ namespace CalendarWatch
                 var client = GetClient();
                 WriteVerbose(DescribeRequest(request));
                 var sink = _debugSink;
-                queue.Enqueue(request, sink is null
-                    ? token => Task.Run(() => ExecuteAsync(client, request, token), token)
-                    : token => Task.Run(() => HttpTrace.RunAsync(sink, () => ExecuteAsync(client, request, token)), token), _onReady);
+                queue.Enqueue(request, token =>
+                {
+                    OnStarting(request, token);
+                    return sink is null
+                        ? Task.Run(() => ExecuteAsync(client, request, token), token)
+                        : Task.Run(() => HttpTrace.RunAsync(sink, () => ExecuteAsync(client, request, token)), token);
+                }, _onReady);
                 ThrowIfStopped();
                 _progress!.Report();
             }

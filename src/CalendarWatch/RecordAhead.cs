@@ -25,12 +25,29 @@ namespace CalendarWatch
         private readonly object _waitingLock = new object();
         private List<Ticket> _waiting = new List<Ticket>();
 
+        // Places in the line for a send slot, taken in input order on the pipeline thread (Reserve) and claimed by SendAsync.
+        private readonly Dictionary<WatchRequest, Task> _reserved = new Dictionary<WatchRequest, Task>();
+
         /// <param name="store">The record; null (-NoRecord): only the send slots.</param>
         public RecordAhead(ChannelStore? store, int slots, Action<string> warn)
         {
             _store = store;
             _slots = new SemaphoreSlim(slots, slots); // never disposed: tasks still winding down after the command may release it
             _warn = warn;
+        }
+
+        /// <summary>
+        /// Takes the request's place in the line for a send slot, on the pipeline thread as its item starts: slots then go
+        /// in input order, so an early item is never left behind later ones (ordered output waits for it, and under a
+        /// rate limit the later ones would take the requests the limit still allows).
+        /// </summary>
+        public void Reserve(WatchRequest request, CancellationToken cancellationToken)
+        {
+            var slot = _slots.WaitAsync(cancellationToken);
+            lock (_reserved)
+            {
+                _reserved[request] = slot;
+            }
         }
 
         /// <summary>Waits for a send slot, makes sure the request's Pending row is committed, then runs <paramref name="send"/>.</summary>
@@ -45,9 +62,15 @@ namespace CalendarWatch
                 }
             }
 
+            Task? slot;
+            lock (_reserved)
+            {
+                if (_reserved.TryGetValue(request, out slot)) _reserved.Remove(request);
+            }
+
             try
             {
-                await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+                await (slot ?? _slots.WaitAsync(cancellationToken)).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {

@@ -123,6 +123,9 @@ namespace CalendarWatch.Commands
             _recordAhead = new RecordAhead(Store, ThrottleLimit, PostWarning);
         }
 
+        protected override void OnStarting(WatchRequest request, CancellationToken cancellationToken) =>
+            _recordAhead?.Reserve(request, cancellationToken);
+
         protected override Task<Channel> ExecuteAsync(CalendarApiClient client, WatchRequest request, CancellationToken cancellationToken)
         {
             var recordAhead = _recordAhead ?? throw new InvalidOperationException("BeginProcessing did not run.");
