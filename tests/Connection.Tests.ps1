@@ -21,12 +21,23 @@ BeforeAll {
     $account = New-EmulatorServiceAccount -Emulator $script:emulator -KeyPath (Join-Path -Path $TestDrive -ChildPath 'watcher.json') `
         -ClientEmail "watcher-$suffix@pester-project.iam.gserviceaccount.com" -Subject $script:users
     $script:serviceAccount = $account.ClientEmail
+    $script:clientId = $account.ClientId
     $script:keyPath = $account.KeyPath
     $script:privateKeyBase64 = $account.PrivateKeyBase64
 
     # Each user owns their primary calendar (its id is their address), so "primary" as that user is that calendar.
     foreach ($user in $script:users) {
         New-EmulatorCalendar -Emulator $script:emulator -Id $user -Owner $user
+    }
+
+    # The token requests the emulator answered for one user, from its stats.
+    function Get-TokenRequestCount {
+        param([Parameter(Mandatory)][string]$Subject)
+        # As a hashtable: the service account's own requests are counted under an empty subject, which a PSObject cannot hold.
+        $stats = (Invoke-WebRequest -Uri ([Uri]::new($script:emulator.BaseUri, 'emulator/v1/stats'))).Content | ConvertFrom-Json -AsHashtable
+        $bySubject = $stats['tokenRequestsByClientAndSubject'][$script:clientId]
+        if ($null -eq $bySubject -or -not $bySubject.ContainsKey($Subject)) { return 0 }
+        [int]$bySubject[$Subject]
     }
 
     function Get-ServerChannel {
@@ -257,5 +268,46 @@ Describe 'Connect-CalendarWatch -Emulator against the emulator with auth' {
         $failures[0].TargetObject | Should -Be 'primary'
         $failures[0].Exception.Message | Should -Match '--no-auth'
         $failures[0].Exception.Message | Should -Match ([regex]::Escape([Uri]::new($script:emulator.BaseUri, "token").AbsoluteUri))
+    }
+}
+
+Describe 'Connect-CalendarWatch fetches the first token in the background' {
+    It 'asks once for the default subject''s events token before any command, says so with -Verbose, and the first watch asks for no other' {
+        $user = $script:users[1]
+        $before = Get-TokenRequestCount -Subject $user
+
+        $verbose = @(Connect-CalendarWatch -KeyFile $script:keyPath -ApiEndpoint $script:emulator.BaseUri -Subject $user -Verbose 4>&1 | ForEach-Object Message)
+
+        ($verbose -join "`n") | Should -Match ([regex]::Escape("Fetching the first token ($user; https://www.googleapis.com/auth/calendar.events.readonly) in the background"))
+        # No command runs meanwhile: the request the emulator answers comes from Connect-CalendarWatch (polled, up to 30 s).
+        $deadline = [DateTime]::UtcNow.AddSeconds(30)
+        while ((Get-TokenRequestCount -Subject $user) -eq $before -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 20 }
+        Get-TokenRequestCount -Subject $user | Should -Be ($before + 1)
+
+        $channel = New-CalendarEventWatch -CalendarId 'primary' -Address $script:address -NoRecord
+
+        @(Get-ServerChannel -Id $channel.Id)[0].owner | Should -Be $user
+        Get-TokenRequestCount -Subject $user | Should -Be ($before + 1)
+        Assert-NoSecret -Text ($verbose -join "`n")
+    }
+
+    It 'connects without a word when that fetch fails; the first command reports why, and the next asks again' {
+        $stranger = "stranger-$([guid]::NewGuid().ToString('N').Substring(0, 8))@example.com"
+
+        $stream = @(Connect-CalendarWatch -KeyFile $script:keyPath -ApiEndpoint $script:emulator.BaseUri -Subject $stranger 3>&1 2>&1)
+        $errors = $null
+        # Shares the refused fetch if it is still under way, or asks again if it is over: either way it says why.
+        $channel = New-CalendarEventWatch -CalendarId 'primary' -Address $script:address -NoRecord -ErrorAction SilentlyContinue -ErrorVariable errors
+        $asked = Get-TokenRequestCount -Subject $stranger
+        $null = New-CalendarEventWatch -CalendarId 'primary' -Address $script:address -NoRecord -ErrorAction SilentlyContinue -ErrorVariable +errors
+
+        $stream | Should -BeNullOrEmpty
+        $channel | Should -BeNullOrEmpty
+        @($errors).Count | Should -Be 2
+        foreach ($record in $errors) {
+            $record.Exception.Message | Should -Match ([regex]::Escape($stranger))
+        }
+        $asked | Should -BeIn 1, 2
+        Get-TokenRequestCount -Subject $stranger | Should -Be ($asked + 1) -Because 'a refused token is never kept'
     }
 }

@@ -47,8 +47,11 @@ Describe '-Debug' {
     # $DebugPreference = 'Continue' is what a script sets, and what the command reads the same way.
     It 'writes one line for the token request and one for the watch: method, URL, status, milliseconds, attempt' {
         $DebugPreference = 'Continue'
-        Connect-CalendarWatch -KeyFile $script:keyPath -ApiEndpoint $script:emulator.BaseUri -Subject $script:user
-        $stream = @('primary' | New-CalendarEventWatch -Address $script:hook -Token 'debug-channel-token' -EventType default -NoRecord 5>&1)
+        # No -Subject here: Connect-CalendarWatch fetches the service account's own token in the background, so the
+        # watch as the user is the one to ask for the user's token, and says so.
+        Connect-CalendarWatch -KeyFile $script:keyPath -ApiEndpoint $script:emulator.BaseUri
+        $stream = @([PSCustomObject]@{ CalendarId = 'primary'; Subject = $script:user } |
+                New-CalendarEventWatch -Address $script:hook -Token 'debug-channel-token' -EventType default -NoRecord 5>&1)
         $channel = @($stream | Where-Object { $_ -isnot [System.Management.Automation.DebugRecord] })
         $lines = Get-DebugLine -Stream $stream
 
@@ -70,7 +73,7 @@ Describe '-Debug' {
         finally {
             Set-EmulatorFault -Emulator $script:emulator -Fault @{}
         }
-        # The connection is new: its token request comes first.
+        # The API lines only: the token may have come from Connect-CalendarWatch's background fetch.
         $lines = @(Get-DebugLine -Stream $stream | Where-Object { $_ -like 'HTTP API *' })
         $lines.Count | Should -Be 2
         $lines[0] | Should -Match '^HTTP API POST .*/events/watch -> 503 in \d+ ms \(attempt 1\)$'

@@ -1,4 +1,6 @@
 using System;
+using System.Threading;
+using System.Threading.Tasks;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Net.Http;
@@ -150,6 +152,44 @@ namespace CalendarWatch.Engine
         }
 
         public override string ToString() => $"{Kind} {Account ?? "(no account)"} at {ApiEndpoint}";
+
+        /// <summary>True when the connection fetches its tokens (a key file, ADC, user credentials); false for a token given as is and for the emulator without auth.</summary>
+        public bool FetchesTokens => Kind != ConnectionKind.Emulator && Kind != ConnectionKind.AccessToken;
+
+        /// <summary>The scopes <see cref="PrefetchTokenAsync"/> asks for: the connection's own, else the narrowest for events.watch (which channels.stop asks for too).</summary>
+        public IReadOnlyList<string> PrefetchScopes => ScopesFor(ApiMethod.EventsWatch.Narrowest);
+
+        /// <summary>
+        /// Starts fetching, in the background, the token most commands ask for first: the default subject's, for
+        /// <see cref="PrefetchScopes"/>. Connect-CalendarWatch calls it so that the first command does not wait for the
+        /// token's round trip (and the code that signs and sends it). The returned task never fails and nothing waits
+        /// for it: a command that needs that token while it is being fetched shares the fetch, and a failed fetch is
+        /// forgotten, so the command fetches again and reports what went wrong, as it would have without the prefetch.
+        /// </summary>
+        public Task PrefetchTokenAsync()
+        {
+            if (!FetchesTokens) return Task.CompletedTask;
+            var subject = DefaultSubject;
+            var scopes = PrefetchScopes;
+            // Without the caller's execution context: nothing of the command that connected (its -Debug sink, its
+            // runspace) travels with a fetch that outlives it.
+            using (ExecutionContext.SuppressFlow())
+            {
+                return Task.Run(() => FetchQuietlyAsync(subject, scopes));
+            }
+        }
+
+        private async Task FetchQuietlyAsync(string? subject, IReadOnlyList<string> scopes)
+        {
+            try
+            {
+                await TokenSource.GetAccessTokenAsync(subject, scopes, refusedToken: null, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Forgotten on purpose: the token source keeps no failed fetch, and the command that needs the token reports the failure.
+            }
+        }
 
         public void Dispose() => _http.Dispose();
 

@@ -115,6 +115,12 @@ namespace CalendarWatch.Commands
                 WriteVerbose($"Connected: {info}.");
             }
 
+            if (connection.FetchesTokens)
+            {
+                WriteVerbose($"Fetching the first token ({connection.DefaultSubject ?? connection.Account ?? "the connection's identity"}; {string.Join(" ", connection.PrefetchScopes)}) in the background: the first command that needs it waits for it, and reports any failure.");
+                _ = connection.PrefetchTokenAsync();
+            }
+
             if (returned)
             {
                 WriteObject(info);

@@ -82,6 +82,46 @@ namespace CalendarWatch.Tests.Auth
         }
 
         [Fact]
+        public async Task APrefetchAsksForTheDefaultSubjectsEventsTokenOnceAndTheFirstWatchUsesIt()
+        {
+            Register(new[] { Alice }, new[] { Scopes.EventsReadonly });
+            using var connection = Connect(Alice);
+
+            await connection.PrefetchTokenAsync();
+
+            Assert.Equal(1, TokenRequests(Alice));
+            Assert.Empty(_emulator.Stats.RequestsByMethod);
+            await new CalendarApiClient(connection).WatchAsync(Watch(null));
+            Assert.Equal(1, TokenRequests(Alice));
+            Assert.Equal(1, _emulator.Stats.RequestsByMethod["calendar.events.watch"]);
+
+            // Connections that fetch no token prefetch nothing.
+            using var emulator = CalendarConnection.ForEmulator(_emulator.BaseUri);
+            Assert.False(emulator.FetchesTokens);
+            Assert.True(emulator.PrefetchTokenAsync().IsCompleted);
+            Assert.Equal(1, _emulator.Stats.TokenRequestsByClient[_account.ClientId]);
+        }
+
+        [Fact]
+        public async Task AFailedPrefetchIsForgottenAndTheFirstWatchAsksAgainAndReportsWhy()
+        {
+            using var impostor = new TestServiceAccount(_emulator.TokenUri.AbsoluteUri);
+            _emulator.RegisterServiceAccount(_account.ClientEmail, impostor.PublicKeyPem, new[] { Alice }, null, _account.ClientId);
+            using var connection = Connect(Alice);
+
+            var prefetch = connection.PrefetchTokenAsync();
+            await prefetch;
+
+            Assert.Equal(TaskStatus.RanToCompletion, prefetch.Status);
+            Assert.Equal(1, TokenRequests(Alice));
+            var error = await Assert.ThrowsAsync<CalendarWatchException>(() => new CalendarApiClient(connection).WatchAsync(Watch(null)));
+            Assert.Equal("CalendarWatch.InvalidGrant", error.ErrorId);
+            Assert.Contains("Invalid JWT Signature", error.Message);
+            Assert.Equal(2, TokenRequests(Alice));
+            Assert.Empty(_emulator.Channels);
+        }
+
+        [Fact]
         public async Task TwoHundredWatchesForOneSubjectCostOneTokenRequest()
         {
             Register(new[] { Alice }, null);
