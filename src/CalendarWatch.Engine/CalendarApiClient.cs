@@ -71,7 +71,7 @@ namespace CalendarWatch.Engine
                 body.Expiration = expiresAt.ToUnixTimeMilliseconds();
             }
 
-            var json = JsonSerializer.Serialize(body, WireJsonContext.Default.ChannelWire);
+            var json = WireJson.Write(body);
             var query = request.Resource == WatchResource.Events && request.EventTypes.Count > 0
                 ? string.Join("&", request.EventTypes.Select(t => "eventTypes=" + Uri.EscapeDataString(t)))
                 : null;
@@ -105,7 +105,7 @@ namespace CalendarWatch.Engine
             ChannelWire? wire;
             try
             {
-                wire = JsonSerializer.Deserialize(text, WireJsonContext.Default.ChannelWire);
+                wire = WireJson.ReadChannel(text);
             }
             catch (JsonException ex)
             {
@@ -145,7 +145,7 @@ namespace CalendarWatch.Engine
             if (string.IsNullOrWhiteSpace(request.ResourceId)) throw RequestValidation.Invalid("CalendarWatch.InvalidResourceId", $"Channel '{request.ChannelId}' has no ResourceId. Give the ResourceId that the watch returned; without it Google cannot stop the channel.", request.CalendarId, request.ChannelId);
             var method = ApiMethod.ChannelsStop;
             var subject = request.Subject ?? _connection.DefaultSubject;
-            var json = JsonSerializer.Serialize(new StopWire { Id = request.ChannelId, ResourceId = request.ResourceId, Token = string.IsNullOrEmpty(request.Token) ? null : request.Token }, WireJsonContext.Default.StopWire);
+            var json = WireJson.Write(new StopWire { Id = request.ChannelId, ResourceId = request.ResourceId, Token = string.IsNullOrEmpty(request.Token) ? null : request.Token });
             var call = new RetryCall(method.Operation, request.CalendarId, request.ChannelId, onRetry);
             try
             {
@@ -445,7 +445,7 @@ namespace CalendarWatch.Engine
             ErrorBodyWire? body = null;
             try
             {
-                body = text.Length > 0 ? JsonSerializer.Deserialize(text, WireJsonContext.Default.ErrorEnvelopeWire)?.Error : null;
+                body = text.Length > 0 ? WireJson.ReadError(text) : null;
             }
             catch (JsonException)
             {
