@@ -28,6 +28,7 @@ namespace CalendarWatch
             AppDomain.CurrentDomain.AssemblyResolve -= Resolve;
             AppDomain.CurrentDomain.AssemblyResolve += Resolve;
             LoadNativeSqlite();
+            CalendarWatch.Engine.Warmup.Start();
         }
 
         /// <summary>
