@@ -28,7 +28,6 @@ namespace CalendarWatch
             AppDomain.CurrentDomain.AssemblyResolve -= Resolve;
             AppDomain.CurrentDomain.AssemblyResolve += Resolve;
             LoadNativeSqlite();
-            CalendarWatch.Engine.Warmup.Start();
         }
 
         /// <summary>

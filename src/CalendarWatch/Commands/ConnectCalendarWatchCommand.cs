@@ -115,6 +115,8 @@ namespace CalendarWatch.Commands
                 WriteVerbose($"Connected: {info}.");
             }
 
+            // The first request's in-memory setup (the retry pipeline, the wire JSON), once per process, off its path.
+            Warmup.Start();
             if (connection.FetchesTokens)
             {
                 WriteVerbose($"Fetching the first token ({connection.DefaultSubject ?? connection.Account ?? "the connection's identity"}; {string.Join(" ", connection.PrefetchScopes)}) in the background: the first command that needs it waits for it, and reports any failure.");
