@@ -295,6 +295,9 @@ Describe 'Connect-CalendarWatch fetches the first token in the background' {
         $stranger = "stranger-$([guid]::NewGuid().ToString('N').Substring(0, 8))@example.com"
 
         $stream = @(Connect-CalendarWatch -KeyFile $script:keyPath -ApiEndpoint $script:emulator.BaseUri -Subject $stranger 3>&1 2>&1)
+        # The background fetch has reached the token endpoint (polled, up to 30 s), so it cannot come after the commands.
+        $deadline = [DateTime]::UtcNow.AddSeconds(30)
+        while ((Get-TokenRequestCount -Subject $stranger) -eq 0 -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 20 }
         $errors = $null
         # Shares the refused fetch if it is still under way, or asks again if it is over: either way it says why.
         $channel = New-CalendarEventWatch -CalendarId 'primary' -Address $script:address -NoRecord -ErrorAction SilentlyContinue -ErrorVariable errors

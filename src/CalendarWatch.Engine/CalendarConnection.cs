@@ -163,8 +163,9 @@ namespace CalendarWatch.Engine
         /// Starts fetching, in the background, the token most commands ask for first: the default subject's, for
         /// <see cref="PrefetchScopes"/>. Connect-CalendarWatch calls it so that the first command does not wait for the
         /// token's round trip (and the code that signs and sends it). The returned task never fails and nothing waits
-        /// for it: a command that needs that token while it is being fetched shares the fetch, and a failed fetch is
-        /// forgotten, so the command fetches again and reports what went wrong, as it would have without the prefetch.
+        /// for it: a command that needs that token while it is being fetched shares the fetch (and reports its failure,
+        /// if it fails), and a failed fetch is forgotten, so the next command to need the token asks again and reports
+        /// what went wrong, as it would have without the prefetch.
         /// </summary>
         public Task PrefetchTokenAsync()
         {
@@ -173,10 +174,7 @@ namespace CalendarWatch.Engine
             var scopes = PrefetchScopes;
             // Without the caller's execution context: nothing of the command that connected (its -Debug sink, its
             // runspace) travels with a fetch that outlives it.
-            using (ExecutionContext.SuppressFlow())
-            {
-                return Task.Run(() => FetchQuietlyAsync(subject, scopes));
-            }
+            return Warmup.RunDetached(() => FetchQuietlyAsync(subject, scopes));
         }
 
         private async Task FetchQuietlyAsync(string? subject, IReadOnlyList<string> scopes)

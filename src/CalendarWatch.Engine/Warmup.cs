@@ -21,28 +21,43 @@ namespace CalendarWatch.Engine
         public static void Start()
         {
             if (Interlocked.Exchange(ref _started, 1) != 0) return;
-            // Without the importer's execution context: nothing of the command that imported the module travels along.
+            // Without the connecting command's execution context: nothing of that command travels along.
+            _ = RunDetached(RunAsync);
+        }
+
+        /// <summary>
+        /// Runs <paramref name="work"/> on the thread pool without the caller's execution context (its AsyncLocals, such as
+        /// a command's -Debug sink), whether or not the caller has already suppressed its flow.
+        /// </summary>
+        internal static Task RunDetached(Func<Task> work)
+        {
+            if (ExecutionContext.IsFlowSuppressed()) return Task.Run(work);
             using (ExecutionContext.SuppressFlow())
             {
-                _ = Task.Run(RunAsync);
+                return Task.Run(work);
             }
         }
 
-        /// <summary>The warm-up itself (for tests): never fails.</summary>
-        internal static async Task RunAsync()
+        private static async Task RunAsync()
         {
             try
             {
-                var body = WireJson.Write(new ChannelWire { Id = "warm-up", Type = "web_hook", Address = "https://example.com/warm-up", Token = "t", Expiration = 0 });
-                _ = WireJson.ReadChannel(body);
-                _ = WireJson.ReadError("{\"error\":{\"code\":503,\"message\":\"warm-up\",\"errors\":[{\"reason\":\"backendError\"}]}}");
-                _ = WireJson.Write(new StopWire { Id = "warm-up", ResourceId = "r" });
-                await new RetryPolicy(new RetrySettings()).ExecuteAsync(static _ => Task.FromResult(string.Empty), new RetryCall("warm-up", null, null, null), CancellationToken.None).ConfigureAwait(false);
+                await PrepareAsync().ConfigureAwait(false);
             }
             catch (Exception)
             {
                 // Nothing to report: the first request does whatever this could not.
             }
+        }
+
+        /// <summary>The warm-up's work, failures included (for tests).</summary>
+        internal static async Task PrepareAsync()
+        {
+            var body = WireJson.Write(new ChannelWire { Id = "warm-up", Type = "web_hook", Address = "https://example.com/warm-up", Token = "t", Expiration = 0 });
+            _ = WireJson.ReadChannel(body);
+            _ = WireJson.ReadError("{\"error\":{\"code\":503,\"message\":\"warm-up\",\"errors\":[{\"reason\":\"backendError\"}]}}");
+            _ = WireJson.Write(new StopWire { Id = "warm-up", ResourceId = "r" });
+            await new RetryPolicy(new RetrySettings()).ExecuteAsync(static _ => Task.FromResult(string.Empty), new RetryCall("warm-up", null, null, null), CancellationToken.None).ConfigureAwait(false);
         }
     }
 }

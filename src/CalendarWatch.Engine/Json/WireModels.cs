@@ -54,7 +54,9 @@ namespace CalendarWatch.Engine.Json
     /// serializer's type metadata (even source-generated) is built and compiled on first use, which a fresh PowerShell
     /// paid on its first request; these calls are precompiled in System.Text.Json. The rules are the serializer's:
     /// null members are not written, names match exactly, the last of a repeated member wins, unknown members are
-    /// ignored, and a member of the wrong JSON type is a <see cref="JsonException"/>.
+    /// ignored, and a member of the wrong JSON type is a <see cref="JsonException"/>. Two differences, both on bodies
+    /// Google does not send: a null item of an error's <c>errors</c> is skipped (the first real item gives the
+    /// reason), and a null value in <c>params</c> is left out.
     /// </summary>
     internal static class WireJson
     {
@@ -213,6 +215,8 @@ namespace CalendarWatch.Engine.Json
             var map = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var member in value.EnumerateObject())
             {
+                // A null value carries nothing (the engine reads no parameter back); any other non-string is an error.
+                if (member.Value.ValueKind == JsonValueKind.Null) continue;
                 if (member.Value.ValueKind != JsonValueKind.String) throw new JsonException($"'{name}.{member.Name}' is a JSON {member.Value.ValueKind}, not a string.");
                 map[member.Name] = member.Value.GetString()!;
             }

@@ -55,6 +55,22 @@ namespace CalendarWatch.Tests.Engine
         }
 
         [Fact]
+        public void ANullParameterValueIsLeftOutAndANullErrorItemSkipped()
+        {
+            var channel = WireJson.ReadChannel("{\"resourceId\":\"r\",\"params\":{\"ttl\":\"60\",\"other\":null}}")!;
+            Assert.Equal(new[] { "ttl" }, channel.Params!.Keys);
+            Assert.Equal("backendError", Assert.Single(WireJson.ReadError("{\"error\":{\"errors\":[null,{\"reason\":\"backendError\"}]}}")!.Errors!).Reason);
+        }
+
+        [Fact]
+        public async System.Threading.Tasks.Task TheWarmUpsWorkRunsWithoutFailingAndWithoutARetry()
+        {
+            // The warm-up swallows its failures when Connect-CalendarWatch starts it; here they would show.
+            await CalendarWatch.Engine.Warmup.PrepareAsync();
+            await CalendarWatch.Engine.Warmup.PrepareAsync();
+        }
+
+        [Fact]
         public void NullIsNoChannelAndNamesAreMatchedExactly()
         {
             Assert.Null(WireJson.ReadChannel("null"));
