@@ -10,30 +10,19 @@ namespace CalendarWatch.Tests.Store
     /// <summary>Pending rows written several at once: one commit, each row's own outcome, and nothing written twice.</summary>
     public sealed class ChannelStoreBatchTests : IDisposable
     {
-        private readonly StoreFolder _folder = new StoreFolder();
-        private readonly ManualClock _clock = new ManualClock(StoreData.Start);
-        private readonly ChannelStore _store;
+        private readonly TempStore _temp = new TempStore();
 
-        public ChannelStoreBatchTests()
-        {
-            _store = ChannelStore.Open(_folder.File(), new ChannelStoreOptions { Clock = _clock });
-        }
-
-        public void Dispose()
-        {
-            _store.Dispose();
-            _folder.Dispose();
-        }
+        public void Dispose() => _temp.Dispose();
 
         [Fact]
         public void EveryRowOfABatchIsCommittedAsGetReadsIt()
         {
-            _clock.Now = StoreData.Start.AddTicks(4321);
+            _temp.Clock.Now = StoreData.Start.AddTicks(4321);
             var writes = Enumerable.Range(0, 20).Select(i => new PendingWrite(StoreData.Request("b" + i), "sa@example.com", i % 2 == 0 ? "user@example.com" : null, i == 3 ? "older" : null)).ToArray();
-            _store.RecordPending(writes);
+            _temp.Store.RecordPending(writes);
 
             // Another connection (a second store on the file) sees every row: the batch is committed.
-            using var reader = ChannelStore.Open(_store.Path, new ChannelStoreOptions { Clock = _clock });
+            using var reader = ChannelStore.Open(_temp.Store.Path, new ChannelStoreOptions { Clock = _temp.Clock });
             foreach (var write in writes)
             {
                 Assert.Null(write.Error);
@@ -53,7 +42,7 @@ namespace CalendarWatch.Tests.Store
         [Fact]
         public void ATakenIdOrAnInvalidRequestFailsAloneAndTheOthersAreWritten()
         {
-            _store.RecordPending(StoreData.Request("taken"), null, null);
+            _temp.Store.RecordPending(StoreData.Request("taken"), null, null);
             var invalid = StoreData.Request("bad");
             invalid.Address = new Uri("ftp://hooks.example.com/calendar");
             var writes = new[]
@@ -64,7 +53,7 @@ namespace CalendarWatch.Tests.Store
                 new PendingWrite(StoreData.Request("last"), null, null),
             };
 
-            _store.RecordPending(writes);
+            _temp.Store.RecordPending(writes);
 
             Assert.Null(writes[0].Error);
             Assert.Equal("CalendarWatch.ChannelIdRecorded", Assert.IsType<CalendarWatchException>(writes[1].Error).ErrorId);
@@ -72,22 +61,22 @@ namespace CalendarWatch.Tests.Store
             Assert.NotNull(writes[2].Error);
             Assert.Null(writes[2].Record);
             Assert.Null(writes[3].Error);
-            Assert.Equal(ChannelState.Pending, _store.Get("first")!.State);
-            Assert.Equal(ChannelState.Pending, _store.Get("last")!.State);
-            Assert.Null(_store.Get("bad"));
+            Assert.Equal(ChannelState.Pending, _temp.Store.Get("first")!.State);
+            Assert.Equal(ChannelState.Pending, _temp.Store.Get("last")!.State);
+            Assert.Null(_temp.Store.Get("bad"));
 
             // The taken id's row is the earlier channel's, untouched.
-            Assert.Equal("room-1@resource.calendar.google.com", _store.Get("taken")!.CalendarId);
+            Assert.Equal("room-1@resource.calendar.google.com", _temp.Store.Get("taken")!.CalendarId);
         }
 
         [Fact]
         public void ActiveMarksWaitingAreWrittenWithTheNextBatch()
         {
-            _store.RecordPending(StoreData.Request("earlier"), null, null);
-            _store.MarkActiveLater("earlier", StoreData.Granted("earlier", StoreData.Start.AddDays(7)));
-            _store.RecordPending(new[] { new PendingWrite(StoreData.Request("next"), null, null) });
+            _temp.Store.RecordPending(StoreData.Request("earlier"), null, null);
+            _temp.Store.MarkActiveLater("earlier", StoreData.Granted("earlier", StoreData.Start.AddDays(7)));
+            _temp.Store.RecordPending(new[] { new PendingWrite(StoreData.Request("next"), null, null) });
 
-            using var reader = ChannelStore.Open(_store.Path, new ChannelStoreOptions { Clock = _clock });
+            using var reader = ChannelStore.Open(_temp.Store.Path, new ChannelStoreOptions { Clock = _temp.Clock });
             Assert.Equal(ChannelState.Active, reader.Get("earlier")!.State);
             Assert.Equal(ChannelState.Pending, reader.Get("next")!.State);
         }
@@ -102,23 +91,23 @@ namespace CalendarWatch.Tests.Store
                     var id = $"t{thread}-{i}";
                     if (i % 5 == 0)
                     {
-                        _store.RecordPending(Enumerable.Range(0, 3).Select(k => new PendingWrite(StoreData.Request($"{id}-{k}"), null, null)).ToArray());
+                        _temp.Store.RecordPending(Enumerable.Range(0, 3).Select(k => new PendingWrite(StoreData.Request($"{id}-{k}"), null, null)).ToArray());
                     }
                     else
                     {
-                        _store.RecordPending(StoreData.Request(id), null, null);
+                        _temp.Store.RecordPending(StoreData.Request(id), null, null);
                     }
                 }
             });
 
-            Assert.Equal(16 * (20 + 5 * 3), _store.Query(new ChannelQuery { States = new[] { ChannelState.Pending } }).Count());
+            Assert.Equal(16 * (20 + 5 * 3), _temp.Store.Query(new ChannelQuery { States = new[] { ChannelState.Pending } }).Count());
         }
 
         [Fact]
         public void ABatchAfterDisposeIsRefused()
         {
-            _store.Dispose();
-            Assert.Throws<ObjectDisposedException>(() => _store.RecordPending(new[] { new PendingWrite(StoreData.Request("late"), null, null) }));
+            _temp.Store.Dispose();
+            Assert.Throws<ObjectDisposedException>(() => _temp.Store.RecordPending(new[] { new PendingWrite(StoreData.Request("late"), null, null) }));
         }
     }
 }

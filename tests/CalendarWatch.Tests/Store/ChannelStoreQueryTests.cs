@@ -12,60 +12,52 @@ namespace CalendarWatch.Tests.Store
     {
         private const string RoomA = "room-a@resource.calendar.google.com";
         private const string RoomB = "room-b@resource.calendar.google.com";
-        private readonly StoreFolder _folder = new StoreFolder();
-        private readonly ManualClock _clock = new ManualClock(StoreData.Start);
-        private readonly ChannelStore _store;
+        private readonly TempStore _temp = new TempStore();
 
         public ChannelStoreQueryTests()
         {
-            _store = ChannelStore.Open(_folder.File(), new ChannelStoreOptions { Clock = _clock });
-
             // One channel per state on room A, a few on room B, ACL and own-calendar ones.
             Active("a-active-1d", RoomA, TimeSpan.FromDays(1), subject: "alice@example.com");
             Active("a-active-6d", RoomA, TimeSpan.FromDays(6), subject: "bob@example.com");
             Active("a-expired", RoomA, TimeSpan.FromHours(1));
-            _store.RecordPending(StoreData.Request("a-pending", RoomA), "sa@example.com", null);
-            _store.RecordPending(StoreData.Request("a-mayexist", RoomA), "sa@example.com", null);
-            _store.MarkMayExist("a-mayexist", "timeout");
-            _store.RecordPending(StoreData.Request("a-failed", RoomA), "sa@example.com", null);
-            _store.MarkFailed("a-failed", "400");
+            _temp.Store.RecordPending(StoreData.Request("a-pending", RoomA), "sa@example.com", null);
+            _temp.Store.RecordPending(StoreData.Request("a-mayexist", RoomA), "sa@example.com", null);
+            _temp.Store.MarkMayExist("a-mayexist", "timeout");
+            _temp.Store.RecordPending(StoreData.Request("a-failed", RoomA), "sa@example.com", null);
+            _temp.Store.MarkFailed("a-failed", "400");
             Active("a-stopped", RoomA, TimeSpan.FromDays(2));
-            _store.MarkStopped("a-stopped");
+            _temp.Store.MarkStopped("a-stopped");
             Active("a-replaced", RoomA, TimeSpan.FromDays(2));
-            _store.MarkReplaced("a-replaced", "a-active-6d");
+            _temp.Store.MarkReplaced("a-replaced", "a-active-6d");
             Active("b-active-2d", RoomB, TimeSpan.FromDays(2), subject: "alice@example.com");
             Active("b-acl", RoomB, TimeSpan.FromDays(2), resource: WatchResource.Acl);
             Active("me-list", "ignored", TimeSpan.FromDays(2), resource: WatchResource.CalendarList, account: "other@example.com");
 
             // Everything above was written at Start; the expired one lapsed an hour later.
-            _clock.Now = StoreData.Start.AddHours(2);
+            _temp.Clock.Now = StoreData.Start.AddHours(2);
         }
 
-        public void Dispose()
-        {
-            _store.Dispose();
-            _folder.Dispose();
-        }
+        public void Dispose() => _temp.Dispose();
 
         private void Active(string id, string calendar, TimeSpan lifetime, string? subject = null, WatchResource resource = WatchResource.Events, string account = "sa@example.com")
         {
-            _store.RecordPending(StoreData.Request(id, calendar, resource, subject), account, null);
-            _store.MarkActive(id, StoreData.Granted(id, StoreData.Start + lifetime, "res-" + (resource == WatchResource.CalendarList ? account : calendar) + "-" + resource));
+            _temp.Store.RecordPending(StoreData.Request(id, calendar, resource, subject), account, null);
+            _temp.Store.MarkActive(id, StoreData.Granted(id, StoreData.Start + lifetime, "res-" + (resource == WatchResource.CalendarList ? account : calendar) + "-" + resource));
         }
 
-        private List<string> Ids(ChannelQuery? query = null) => _store.Query(query).Select(r => r.ChannelId).ToList();
+        private List<string> Ids(ChannelQuery? query = null) => _temp.Store.Query(query).Select(r => r.ChannelId).ToList();
 
         [Fact]
         public void TheDefaultViewIsTheLiveChannelsOldestFirst()
         {
             Assert.Equal(new[] { "a-active-1d", "a-active-6d", "a-pending", "a-mayexist", "b-active-2d", "b-acl", "me-list" }, Ids());
-            Assert.All(_store.Query(), r => Assert.True(r.IsLive));
+            Assert.All(_temp.Store.Query(), r => Assert.True(r.IsLive));
         }
 
         [Fact]
         public void AllStatesListsEveryRowWithExpiredDerived()
         {
-            var all = _store.Query(new ChannelQuery { AllStates = true }).ToDictionary(r => r.ChannelId, r => r.State);
+            var all = _temp.Store.Query(new ChannelQuery { AllStates = true }).ToDictionary(r => r.ChannelId, r => r.State);
             Assert.Equal(11, all.Count);
             Assert.Equal(ChannelState.Expired, all["a-expired"]);
             Assert.Equal(ChannelState.Failed, all["a-failed"]);
@@ -116,67 +108,67 @@ namespace CalendarWatch.Tests.Store
         {
             var later = StoreData.Start.AddDays(1).AddMinutes(1);
             Assert.Equal(new[] { "a-active-6d", "a-pending", "a-mayexist", "b-active-2d", "b-acl", "me-list" }, Ids(new ChannelQuery { Now = later }));
-            _clock.Now = later;
-            Assert.Equal(ChannelState.Expired, _store.Get("a-active-1d")!.State);
+            _temp.Clock.Now = later;
+            Assert.Equal(ChannelState.Expired, _temp.Store.Get("a-active-1d")!.State);
             Assert.Contains("a-active-1d", Ids(new ChannelQuery { States = new[] { ChannelState.Expired } }));
         }
 
         [Fact]
         public void QueryIsLazyAndStreams()
         {
-            var query = _store.Query(new ChannelQuery { AllStates = true });
+            var query = _temp.Store.Query(new ChannelQuery { AllStates = true });
             Assert.IsNotType<List<ChannelRecord>>(query);
             Assert.IsNotType<ChannelRecord[]>(query);
 
             // Rows written after the query was made but before it runs are seen: nothing was read early.
-            _store.RecordPending(StoreData.Request("late"), null, null);
+            _temp.Store.RecordPending(StoreData.Request("late"), null, null);
             using var rows = query.GetEnumerator();
             Assert.True(rows.MoveNext());
             Assert.Equal("a-active-1d", rows.Current.ChannelId);
 
             // Writers go on while a reader is open (WAL).
-            _store.RecordPending(StoreData.Request("during"), null, null);
+            _temp.Store.RecordPending(StoreData.Request("during"), null, null);
             var seen = new List<string> { rows.Current.ChannelId };
             while (rows.MoveNext()) seen.Add(rows.Current.ChannelId);
             Assert.Contains("late", seen);
-            Assert.Equal(ChannelState.Pending, _store.Get("during")!.State);
+            Assert.Equal(ChannelState.Pending, _temp.Store.Get("during")!.State);
         }
 
         [Fact]
         public void FindResourceIdLooksAtOtherChannelsOfTheSameCalendarAndResource()
         {
-            Assert.Equal("res-" + RoomA + "-Events", _store.FindResourceId(RoomA, WatchResource.Events, "sa@example.com", null));
-            Assert.Equal("res-" + RoomB + "-Acl", _store.FindResourceId(RoomB, WatchResource.Acl, "sa@example.com", null));
-            Assert.Null(_store.FindResourceId("nobody@example.com", WatchResource.Events, "sa@example.com", null));
+            Assert.Equal("res-" + RoomA + "-Events", _temp.Store.FindResourceId(RoomA, WatchResource.Events, "sa@example.com", null));
+            Assert.Equal("res-" + RoomB + "-Acl", _temp.Store.FindResourceId(RoomB, WatchResource.Acl, "sa@example.com", null));
+            Assert.Null(_temp.Store.FindResourceId("nobody@example.com", WatchResource.Events, "sa@example.com", null));
 
             // Another identity's channel on the same calendar names the same resource.
-            Assert.Equal("res-" + RoomB + "-Events", _store.FindResourceId(RoomB, WatchResource.Events, "someone-else@example.com", "x@example.com"));
+            Assert.Equal("res-" + RoomB + "-Events", _temp.Store.FindResourceId(RoomB, WatchResource.Events, "someone-else@example.com", "x@example.com"));
 
             // "me" is a different calendar per identity: only the same identity counts.
-            Assert.Equal("res-other@example.com-CalendarList", _store.FindResourceId("me", WatchResource.CalendarList, "other@example.com", null));
-            Assert.Null(_store.FindResourceId("me", WatchResource.CalendarList, "sa@example.com", null));
+            Assert.Equal("res-other@example.com-CalendarList", _temp.Store.FindResourceId("me", WatchResource.CalendarList, "other@example.com", null));
+            Assert.Null(_temp.Store.FindResourceId("me", WatchResource.CalendarList, "sa@example.com", null));
         }
 
         [Fact]
         public void FindResourceIdPrefersTheSameIdentityThenTheNewest()
         {
-            _store.RecordPending(StoreData.Request("mine", "room-c@example.com"), "sa@example.com", "alice@example.com");
-            _store.MarkActive("mine", StoreData.Granted("mine", StoreData.Start.AddDays(1), "res-mine"));
-            _clock.Now = _clock.Now.AddMinutes(1);
-            _store.RecordPending(StoreData.Request("theirs", "room-c@example.com"), "sa@example.com", "bob@example.com");
-            _store.MarkActive("theirs", StoreData.Granted("theirs", StoreData.Start.AddDays(1), "res-theirs"));
-            _store.RecordPending(StoreData.Request("lost", "room-c@example.com"), "sa@example.com", "alice@example.com");
-            _store.MarkMayExist("lost", "timeout");
+            _temp.Store.RecordPending(StoreData.Request("mine", "room-c@example.com"), "sa@example.com", "alice@example.com");
+            _temp.Store.MarkActive("mine", StoreData.Granted("mine", StoreData.Start.AddDays(1), "res-mine"));
+            _temp.Clock.Now = _temp.Clock.Now.AddMinutes(1);
+            _temp.Store.RecordPending(StoreData.Request("theirs", "room-c@example.com"), "sa@example.com", "bob@example.com");
+            _temp.Store.MarkActive("theirs", StoreData.Granted("theirs", StoreData.Start.AddDays(1), "res-theirs"));
+            _temp.Store.RecordPending(StoreData.Request("lost", "room-c@example.com"), "sa@example.com", "alice@example.com");
+            _temp.Store.MarkMayExist("lost", "timeout");
 
-            Assert.Equal("res-mine", _store.FindResourceId("room-c@example.com", WatchResource.Events, "sa@example.com", "alice@example.com"));
-            Assert.Equal("res-theirs", _store.FindResourceId("room-c@example.com", WatchResource.Events, "sa@example.com", "bob@example.com"));
-            Assert.Equal("res-theirs", _store.FindResourceId("room-c@example.com", WatchResource.Events, "sa@example.com", "carol@example.com"));
+            Assert.Equal("res-mine", _temp.Store.FindResourceId("room-c@example.com", WatchResource.Events, "sa@example.com", "alice@example.com"));
+            Assert.Equal("res-theirs", _temp.Store.FindResourceId("room-c@example.com", WatchResource.Events, "sa@example.com", "bob@example.com"));
+            Assert.Equal("res-theirs", _temp.Store.FindResourceId("room-c@example.com", WatchResource.Events, "sa@example.com", "carol@example.com"));
 
             // "primary" is each user's own calendar.
-            _store.RecordPending(StoreData.Request("p-alice", "primary"), "sa@example.com", "alice@example.com");
-            _store.MarkActive("p-alice", StoreData.Granted("p-alice", StoreData.Start.AddDays(1), "res-alice-primary"));
-            Assert.Equal("res-alice-primary", _store.FindResourceId("primary", WatchResource.Events, "sa@example.com", "alice@example.com"));
-            Assert.Null(_store.FindResourceId("primary", WatchResource.Events, "sa@example.com", "bob@example.com"));
+            _temp.Store.RecordPending(StoreData.Request("p-alice", "primary"), "sa@example.com", "alice@example.com");
+            _temp.Store.MarkActive("p-alice", StoreData.Granted("p-alice", StoreData.Start.AddDays(1), "res-alice-primary"));
+            Assert.Equal("res-alice-primary", _temp.Store.FindResourceId("primary", WatchResource.Events, "sa@example.com", "alice@example.com"));
+            Assert.Null(_temp.Store.FindResourceId("primary", WatchResource.Events, "sa@example.com", "bob@example.com"));
         }
     }
 }

@@ -33,6 +33,27 @@ namespace CalendarWatch.Tests.Store
         }
     }
 
+    /// <summary>A record of its own per test: a folder, a clock the test moves, and the store opened on both.</summary>
+    internal sealed class TempStore : IDisposable
+    {
+        public TempStore()
+        {
+            Store = ChannelStore.Open(Folder.File(), new ChannelStoreOptions { Clock = Clock });
+        }
+
+        public StoreFolder Folder { get; } = new StoreFolder();
+
+        public ManualClock Clock { get; } = new ManualClock(StoreData.Start);
+
+        public ChannelStore Store { get; }
+
+        public void Dispose()
+        {
+            Store.Dispose();
+            Folder.Dispose();
+        }
+    }
+
     /// <summary>A clock tests move by hand: no waiting for time to pass.</summary>
     internal sealed class ManualClock : TimeProvider
     {
