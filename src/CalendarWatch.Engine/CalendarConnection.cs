@@ -1,9 +1,9 @@
 using System;
-using System.Threading;
-using System.Threading.Tasks;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Net.Http;
+using System.Threading;
+using System.Threading.Tasks;
 using CalendarWatch.Engine.Auth;
 
 namespace CalendarWatch.Engine
@@ -172,21 +172,8 @@ namespace CalendarWatch.Engine
             if (!FetchesTokens) return Task.CompletedTask;
             var subject = DefaultSubject;
             var scopes = PrefetchScopes;
-            // Without the caller's execution context: nothing of the command that connected (its -Debug sink, its
-            // runspace) travels with a fetch that outlives it.
-            return Warmup.RunDetached(() => FetchQuietlyAsync(subject, scopes));
-        }
-
-        private async Task FetchQuietlyAsync(string? subject, IReadOnlyList<string> scopes)
-        {
-            try
-            {
-                await TokenSource.GetAccessTokenAsync(subject, scopes, refusedToken: null, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (Exception)
-            {
-                // Forgotten on purpose: the token source keeps no failed fetch, and the command that needs the token reports the failure.
-            }
+            // Detached from the command that connected (its -Debug sink, its runspace), which the fetch outlives.
+            return Background.Run(() => TokenSource.GetAccessTokenAsync(subject, scopes, refusedToken: null, CancellationToken.None));
         }
 
         public void Dispose() => _http.Dispose();

@@ -10,8 +10,8 @@ namespace CalendarWatch.Engine
     /// nothing before it needs: building the retry pipeline (Polly builds and validates it on first use, about 30 ms
     /// cold, then compiles its execution path) and the wire JSON's code. Connect-CalendarWatch starts it, so that this
     /// happens while the script goes on to read its input, not on the first request's path (started at import, it
-    /// cost Import-Module about 10 ms). No network,
-    /// no file, no state anyone can see: a request that comes first simply does the same work itself.
+    /// cost Import-Module about 10 ms). No network, no file, no state anyone can see: a request that comes first
+    /// simply does the same work itself.
     /// </summary>
     public static class Warmup
     {
@@ -21,36 +21,11 @@ namespace CalendarWatch.Engine
         public static void Start()
         {
             if (Interlocked.Exchange(ref _started, 1) != 0) return;
-            // Without the connecting command's execution context: nothing of that command travels along.
-            _ = RunDetached(RunAsync);
+            // Nothing to report if it fails: the first request does whatever this could not.
+            _ = Background.Run(PrepareAsync);
         }
 
-        /// <summary>
-        /// Runs <paramref name="work"/> on the thread pool without the caller's execution context (its AsyncLocals, such as
-        /// a command's -Debug sink), whether or not the caller has already suppressed its flow.
-        /// </summary>
-        internal static Task RunDetached(Func<Task> work)
-        {
-            if (ExecutionContext.IsFlowSuppressed()) return Task.Run(work);
-            using (ExecutionContext.SuppressFlow())
-            {
-                return Task.Run(work);
-            }
-        }
-
-        private static async Task RunAsync()
-        {
-            try
-            {
-                await PrepareAsync().ConfigureAwait(false);
-            }
-            catch (Exception)
-            {
-                // Nothing to report: the first request does whatever this could not.
-            }
-        }
-
-        /// <summary>The warm-up's work, failures included (for tests).</summary>
+        /// <summary>The warm-up's work, its failures not forgotten (for tests).</summary>
         internal static async Task PrepareAsync()
         {
             var body = WireJson.Write(new ChannelWire { Id = "warm-up", Type = "web_hook", Address = "https://example.com/warm-up", Token = "t", Expiration = 0 });
