@@ -103,34 +103,36 @@ namespace CalendarWatch.Engine.Json
 
         /// <summary>A channel from a response body; null for the JSON literal null.</summary>
         /// <exception cref="JsonException">The body is not JSON, not an object, or a member has the wrong type.</exception>
-        public static ChannelWire? ReadChannel(string json)
+        public static ChannelWire? ReadChannel(string json) => ReadBody(json, static root => new ChannelWire
         {
-            using var document = JsonDocument.Parse(json);
-            var root = document.RootElement;
-            if (root.ValueKind == JsonValueKind.Null) return null;
-            RequireObject(root, "the body");
-            return new ChannelWire
-            {
-                Kind = String(root, "kind"),
-                Id = String(root, "id"),
-                ResourceId = String(root, "resourceId"),
-                ResourceUri = String(root, "resourceUri"),
-                Token = String(root, "token"),
-                Type = String(root, "type"),
-                Address = String(root, "address"),
-                Expiration = Int64(root, "expiration"),
-                Params = StringMap(root, "params"),
-            };
-        }
+            Kind = String(root, "kind"),
+            Id = String(root, "id"),
+            ResourceId = String(root, "resourceId"),
+            ResourceUri = String(root, "resourceUri"),
+            Token = String(root, "token"),
+            Type = String(root, "type"),
+            Address = String(root, "address"),
+            Expiration = Int64(root, "expiration"),
+            Params = StringMap(root, "params"),
+        });
 
         /// <summary>The <c>error</c> member of an error body; null when the body or its <c>error</c> is null or absent.</summary>
         /// <exception cref="JsonException">The body is not JSON, not an object, or a member has the wrong type.</exception>
-        public static ErrorBodyWire? ReadError(string json)
+        public static ErrorBodyWire? ReadError(string json) => ReadBody(json, ErrorBody);
+
+        /// <summary>A response body read by <paramref name="read"/> from its root object; null for the JSON literal null.</summary>
+        private static T? ReadBody<T>(string json, Func<JsonElement, T?> read)
+            where T : class
         {
             using var document = JsonDocument.Parse(json);
             var root = document.RootElement;
             if (root.ValueKind == JsonValueKind.Null) return null;
             RequireObject(root, "the body");
+            return read(root);
+        }
+
+        private static ErrorBodyWire? ErrorBody(JsonElement root)
+        {
             if (!root.TryGetProperty("error", out var error) || error.ValueKind == JsonValueKind.Null) return null;
             RequireObject(error, "'error'");
             List<ErrorItemWire>? items = null;
