@@ -50,7 +50,7 @@ namespace CalendarWatch.Engine
         {
             Validate(request, _connection.AllowsHttpAddresses);
             var method = ApiMethod.Watch(request.Resource);
-            var subject = request.Subject ?? _connection.DefaultSubject;
+            var subject = _connection.SubjectFor(request.Subject);
             // The calendar-list and settings watches watch the caller's own: name them by the user acting.
             var calendarId = method.TakesCalendarId ? request.CalendarId : subject ?? _connection.Account ?? "me";
             var address = request.Address!.AbsoluteUri;
@@ -144,7 +144,7 @@ namespace CalendarWatch.Engine
             RequestValidation.ValidateChannelId(request.ChannelId, request.CalendarId);
             if (string.IsNullOrWhiteSpace(request.ResourceId)) throw RequestValidation.Invalid("CalendarWatch.InvalidResourceId", $"Channel '{request.ChannelId}' has no ResourceId. Give the ResourceId that the watch returned; without it Google cannot stop the channel.", request.CalendarId, request.ChannelId);
             var method = ApiMethod.ChannelsStop;
-            var subject = request.Subject ?? _connection.DefaultSubject;
+            var subject = _connection.SubjectFor(request.Subject);
             var json = WireJson.Write(new StopWire { Id = request.ChannelId, ResourceId = request.ResourceId, Token = string.IsNullOrEmpty(request.Token) ? null : request.Token });
             var call = new RetryCall(method.Operation, request.CalendarId, request.ChannelId, onRetry);
             try

@@ -65,6 +65,9 @@ namespace CalendarWatch.Engine
         /// <summary>The user to impersonate when an item names none (domain-wide delegation).</summary>
         public string? DefaultSubject { get; }
 
+        /// <summary>Who acts for an item: the subject it names, else <see cref="DefaultSubject"/> (null = the identity itself).</summary>
+        public string? SubjectFor(string? itemSubject) => itemSubject ?? DefaultSubject;
+
         /// <summary>Scopes that override the per-method narrowest scope; null = narrowest per method.</summary>
         public IReadOnlyList<string>? Scopes { get; }
 

@@ -10,8 +10,9 @@ namespace CalendarWatch
 {
     /// <summary>
     /// Watches sent at most <c>slots</c> at a time, with the requests queued behind them already started (so the
-    /// pipeline thread hands them over in fewer, larger steps) and known, so that their Pending rows are written together: when a request gets a send slot and its row is not written yet, the rows of
-    /// every request then waiting are written in one commit (a run of watches pays a fraction of a commit per channel
+    /// pipeline thread hands them over in fewer, larger steps) and known, so that their Pending rows are written
+    /// together: when a request gets a send slot and its row is not written yet, the rows of every request then
+    /// waiting are written in one commit (a run of watches pays a fraction of a commit per channel
     /// instead of one). A row is always committed before its request is sent. A request cancelled while it waits is
     /// not sent and ends as <see cref="WorkNotStartedException"/> (reported as not started); if its row was written
     /// meanwhile, the row is marked Failed (never sent), so the record still names exactly what may exist.
@@ -112,7 +113,7 @@ namespace CalendarWatch
                 for (var i = 0; i < batch.Count; i++)
                 {
                     var request = batch[i].Request;
-                    writes[i] = new PendingWrite(request, connection.Account, request.Subject ?? connection.DefaultSubject);
+                    writes[i] = new PendingWrite(request, connection.Account, connection.SubjectFor(request.Subject));
                 }
 
                 try

@@ -18,7 +18,7 @@ namespace CalendarWatch
             if (store != null)
             {
                 var connection = client.Connection;
-                store.RecordPending(request, connection.Account, request.Subject ?? connection.DefaultSubject, replaces);
+                store.RecordPending(request, connection.Account, connection.SubjectFor(request.Subject), replaces);
             }
 
             return await SendAsync(client, store, request, onRetry, warn, cancellationToken).ConfigureAwait(false);
